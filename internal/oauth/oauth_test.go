@@ -1,0 +1,478 @@
+package oauth
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twauth/twauth/internal/pkce"
+)
+
+// recorded is one request as the fake endpoint saw it.
+type recorded struct {
+	Method, Path, Body, Authorization, ContentType string
+}
+
+// endpoint is an httptest server answering each request with the next
+// handler in answers (the last one repeats) and recording every request.
+type endpoint struct {
+	*httptest.Server
+	mu      sync.Mutex
+	reqs    []recorded
+	answers []http.HandlerFunc
+}
+
+func newEndpoint(t *testing.T, answers ...http.HandlerFunc) *endpoint {
+	t.Helper()
+	e := &endpoint{answers: answers}
+	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		e.mu.Lock()
+		e.reqs = append(e.reqs, recorded{r.Method, r.URL.Path, string(body), r.Header.Get("Authorization"), r.Header.Get("Content-Type")})
+		i := len(e.reqs) - 1
+		if i >= len(e.answers) {
+			i = len(e.answers) - 1
+		}
+		h := e.answers[i]
+		e.mu.Unlock()
+		h(w, r)
+	}))
+	t.Cleanup(e.Close)
+	return e
+}
+
+func (e *endpoint) requests() []recorded {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]recorded(nil), e.reqs...)
+}
+
+func jsonAnswer(status int, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}
+}
+
+const goodToken = `{"token_type":"bearer","expires_in":7200,"access_token":"AT-1","scope":"tweet.read users.read offline.access","refresh_token":"RT-2"}`
+
+var fixedNow = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+
+// sleeps records the waits of a RetryPolicy without waiting.
+type sleeps struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (s *sleeps) sleep(_ context.Context, d time.Duration) error {
+	s.mu.Lock()
+	s.d = append(s.d, d)
+	s.mu.Unlock()
+	return nil
+}
+
+func newClient(e *endpoint, secret string, sl *sleeps) *Client {
+	c := &Client{
+		ClientID:     "cid-123",
+		ClientSecret: secret,
+		AuthURL:      e.URL + "/i/oauth2/authorize",
+		TokenURL:     e.URL + "/2/oauth2/token",
+		RevokeURL:    e.URL + "/2/oauth2/revoke",
+		APIURL:       e.URL,
+		HTTP:         &http.Client{Timeout: 5 * time.Second},
+		Now:          func() time.Time { return fixedNow },
+	}
+	if sl != nil {
+		c.Retry.Sleep = sl.sleep
+	}
+	return c
+}
+
+func exitCode(err error) int {
+	var c interface{ ExitCode() int }
+	if errors.As(err, &c) {
+		return c.ExitCode()
+	}
+	return -1
+}
+
+func TestAuthorizeURL(t *testing.T) {
+	c := &Client{ClientID: "cid 1", AuthURL: "https://x.example/i/oauth2/authorize"}
+	got, err := c.AuthorizeURL(AuthRequest{
+		RedirectURI: "http://127.0.0.1:8765/callback",
+		Scopes:      []string{"tweet.read", "users.read", "offline.access"},
+		State:       "st+ate",
+		PKCE:        pkce.Pair{Challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", Method: pkce.S256},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "https://x.example/i/oauth2/authorize?response_type=code&client_id=cid%201" +
+		"&redirect_uri=http%3A%2F%2F127.0.0.1%3A8765%2Fcallback&scope=tweet.read%20users.read%20offline.access" +
+		"&state=st%2Bate&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+	if got != want {
+		t.Fatalf("AuthorizeURL =\n %s\nwant\n %s", got, want)
+	}
+
+	// The default endpoint is X's, and a query already in the URL is kept.
+	c = &Client{ClientID: "c"}
+	got, _ = c.AuthorizeURL(AuthRequest{PKCE: pkce.Pair{Method: pkce.Plain}})
+	if !strings.HasPrefix(got, "https://x.com/i/oauth2/authorize?response_type=code&client_id=c&") || !strings.HasSuffix(got, "code_challenge_method=plain") {
+		t.Fatalf("default AuthorizeURL = %s", got)
+	}
+	c = &Client{ClientID: "c", AuthURL: "https://x.example/auth?prompt=consent"}
+	got, _ = c.AuthorizeURL(AuthRequest{})
+	if !strings.HasPrefix(got, "https://x.example/auth?prompt=consent&response_type=code&") {
+		t.Fatalf("AuthorizeURL dropped the existing query: %s", got)
+	}
+	for _, bad := range []string{"ftp://x.example/a", "not a url", "/relative"} {
+		c = &Client{ClientID: "c", AuthURL: bad}
+		if _, err := c.AuthorizeURL(AuthRequest{}); err == nil {
+			t.Errorf("AuthorizeURL accepted auth URL %q", bad)
+		}
+	}
+}
+
+func TestExchangePublicClientWire(t *testing.T) {
+	e := newEndpoint(t, jsonAnswer(200, goodToken))
+	c := newClient(e, "", nil)
+	tok, err := c.Exchange(context.Background(), "CODE-1", "verifier-abc", "http://127.0.0.1:8765/callback")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := e.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests, want 1", len(reqs))
+	}
+	r := reqs[0]
+	wantBody := "client_id=cid-123&code=CODE-1&code_verifier=verifier-abc&grant_type=authorization_code&redirect_uri=http%3A%2F%2F127.0.0.1%3A8765%2Fcallback"
+	if r.Method != "POST" || r.Path != "/2/oauth2/token" || r.Body != wantBody || r.Authorization != "" || r.ContentType != "application/x-www-form-urlencoded" {
+		t.Fatalf("request = %+v\nwant POST /2/oauth2/token body %s, no Authorization", r, wantBody)
+	}
+	want := Token{AccessToken: "AT-1", RefreshToken: "RT-2", TokenType: "bearer", Expiry: fixedNow.Add(2 * time.Hour), Scope: "tweet.read users.read offline.access"}
+	if *tok != want {
+		t.Fatalf("token = %+v, want %+v", *tok, want)
+	}
+}
+
+func TestExchangeConfidentialClientWire(t *testing.T) {
+	e := newEndpoint(t, jsonAnswer(200, goodToken))
+	c := newClient(e, "s3cr:et/+", nil)
+	if _, err := c.Exchange(context.Background(), "CODE-1", "v", "http://127.0.0.1:8765/callback"); err != nil {
+		t.Fatal(err)
+	}
+	r := e.requests()[0]
+	// RFC 6749 section 2.3.1: id and secret form-encoded, then Basic.
+	wantAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte("cid-123:s3cr%3Aet%2F%2B"))
+	wantBody := "code=CODE-1&code_verifier=v&grant_type=authorization_code&redirect_uri=http%3A%2F%2F127.0.0.1%3A8765%2Fcallback"
+	if r.Authorization != wantAuth || r.Body != wantBody {
+		t.Fatalf("Authorization = %q, body = %q\nwant %q, %q", r.Authorization, r.Body, wantAuth, wantBody)
+	}
+}
+
+func TestExchangeErrorsAreNeverRetried(t *testing.T) {
+	cases := []struct {
+		name     string
+		answer   http.HandlerFunc
+		secret   string
+		exit     int
+		contains []string
+	}{
+		{"invalid code", jsonAnswer(400, `{"error":"invalid_request","error_description":"Value passed for the token was invalid."}`), "", 3,
+			[]string{"exchange the authorization code", "Value passed for the token was invalid.", "the code expired (X gives 30 s) or was already used", "run twauth login again"}},
+		{"confidential without secret", jsonAnswer(401, `{"error":"unauthorized_client","error_description":"Missing valid authorization header"}`), "", 2,
+			[]string{"unauthorized_client", "this app is a confidential client: set its client secret"}},
+		{"wrong secret", jsonAnswer(401, `{"error":"unauthorized_client","error_description":"Missing valid authorization header"}`), "wrong", 2,
+			[]string{"did not accept the client secret"}},
+		{"503", jsonAnswer(503, `{"title":"Service Unavailable"}`), "", 1, []string{"HTTP 503", "try again later"}},
+		{"html 502", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(502)
+			io.WriteString(w, "<html><body><h1>502 Bad Gateway</h1>SECRET-PAGE</body></html>")
+		}, "", 1, []string{"HTTP 502 Bad Gateway with a text/html page instead of an OAuth answer"}},
+		{"no access_token", jsonAnswer(200, `{"token_type":"bearer","expires_in":7200}`), "", 1, []string{"unusable (HTTP 200): the answer has no access_token", "nothing was saved"}},
+		{"mac token", jsonAnswer(200, `{"token_type":"mac","expires_in":7200,"access_token":"AT"}`), "", 1, []string{`token_type is "mac", not bearer`}},
+		{"no token_type", jsonAnswer(200, `{"expires_in":7200,"access_token":"AT"}`), "", 1, []string{"no token_type"}},
+		{"expires_in missing", jsonAnswer(200, `{"token_type":"bearer","access_token":"AT"}`), "", 1, []string{"expires_in is missing, zero or negative"}},
+		{"expires_in zero", jsonAnswer(200, `{"token_type":"bearer","access_token":"AT","expires_in":0}`), "", 1, []string{"expires_in"}},
+		{"expires_in negative", jsonAnswer(200, `{"token_type":"bearer","access_token":"AT","expires_in":-5}`), "", 1, []string{"expires_in"}},
+		{"not json", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, "<html>hello SECRET-PAGE</html>")
+		}, "", 1, []string{"text/html, not JSON"}},
+		{"2 MB body", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"access_token":"`+strings.Repeat("A", 2<<20)+`"}`)
+		}, "", 1, []string{"larger than 1 MB"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEndpoint(t, tc.answer)
+			c := newClient(e, tc.secret, nil)
+			tok, err := c.Exchange(context.Background(), "CODE", "v", "http://127.0.0.1:8765/callback")
+			if err == nil {
+				t.Fatalf("Exchange succeeded: %+v", tok)
+			}
+			if n := len(e.requests()); n != 1 {
+				t.Errorf("%d requests, want exactly 1 (a code is never retried)", n)
+			}
+			if got := exitCode(err); got != tc.exit {
+				t.Errorf("exit code %d, want %d (%v)", got, tc.exit, err)
+			}
+			msg := err.Error()
+			for _, s := range tc.contains {
+				if !strings.Contains(msg, s) {
+					t.Errorf("error %q lacks %q", msg, s)
+				}
+			}
+			if strings.Contains(msg, "SECRET-PAGE") || strings.Contains(msg, "<html") || strings.Contains(msg, "\n") || len(msg) > 400 {
+				t.Errorf("error dumps the answer or is not one line: %q", msg)
+			}
+		})
+	}
+}
+
+func TestRefreshWireAndRotation(t *testing.T) {
+	e := newEndpoint(t, jsonAnswer(200, goodToken))
+	c := newClient(e, "", nil)
+	tok, err := c.Refresh(context.Background(), "RT-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.requests()[0]
+	if want := "client_id=cid-123&grant_type=refresh_token&refresh_token=RT-1"; r.Body != want || r.Authorization != "" {
+		t.Fatalf("body %q auth %q, want %q and none", r.Body, r.Authorization, want)
+	}
+	if tok.RefreshToken != "RT-2" || tok.AccessToken != "AT-1" {
+		t.Fatalf("token = %+v", tok)
+	}
+
+	// A server that does not rotate leaves the old refresh token in force.
+	e = newEndpoint(t, jsonAnswer(200, `{"token_type":"bearer","expires_in":7200,"access_token":"AT-9"}`))
+	c = newClient(e, "sec", nil)
+	tok, err = c.Refresh(context.Background(), "RT-1")
+	if err != nil || tok.RefreshToken != "RT-1" {
+		t.Fatalf("non-rotating refresh = %+v, %v", tok, err)
+	}
+	if r := e.requests()[0]; r.Body != "grant_type=refresh_token&refresh_token=RT-1" || !strings.HasPrefix(r.Authorization, "Basic ") {
+		t.Fatalf("confidential refresh request = %+v", r)
+	}
+}
+
+func TestRefreshRejectedIsLoginNeeded(t *testing.T) {
+	e := newEndpoint(t, jsonAnswer(400, `{"error":"invalid_request","error_description":"Value passed for the token was invalid."}`))
+	sl := &sleeps{}
+	_, err := newClient(e, "", sl).Refresh(context.Background(), "RT-old")
+	if exitCode(err) != 4 || !strings.Contains(err.Error(), "run twauth login") {
+		t.Fatalf("err = %v (exit %d), want exit 4 and a login hint", err, exitCode(err))
+	}
+	if len(e.requests()) != 1 || len(sl.d) != 0 {
+		t.Fatalf("a rejected refresh token was retried")
+	}
+	if _, err := newClient(e, "", sl).Refresh(context.Background(), ""); exitCode(err) != 4 {
+		t.Fatalf("empty refresh token: %v", err)
+	}
+}
+
+func TestRefreshRetries(t *testing.T) {
+	unavailable := jsonAnswer(503, `{"title":"Service Unavailable"}`)
+	t.Run("503 then success", func(t *testing.T) {
+		e := newEndpoint(t, unavailable, jsonAnswer(200, goodToken))
+		sl := &sleeps{}
+		tok, err := newClient(e, "", sl).Refresh(context.Background(), "RT-1")
+		if err != nil || tok.AccessToken != "AT-1" {
+			t.Fatalf("Refresh = %+v, %v", tok, err)
+		}
+		if len(e.requests()) != 2 || len(sl.d) != 1 || sl.d[0] < time.Second || sl.d[0] > 1200*time.Millisecond {
+			t.Fatalf("%d requests, waits %v; want 2 and one wait of 1-1.2 s", len(e.requests()), sl.d)
+		}
+	})
+	t.Run("Retry-After honoured", func(t *testing.T) {
+		limited := func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "7")
+			jsonAnswer(429, `{"title":"Too Many Requests"}`)(w, r)
+		}
+		e := newEndpoint(t, limited, jsonAnswer(200, goodToken))
+		sl := &sleeps{}
+		if _, err := newClient(e, "", sl).Refresh(context.Background(), "RT-1"); err != nil {
+			t.Fatal(err)
+		}
+		if len(sl.d) != 1 || sl.d[0] != 7*time.Second {
+			t.Fatalf("waits %v, want [7s]", sl.d)
+		}
+	})
+	t.Run("Retry-After too long", func(t *testing.T) {
+		limited := func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "900")
+			jsonAnswer(429, `{}`)(w, r)
+		}
+		e := newEndpoint(t, limited)
+		sl := &sleeps{}
+		_, err := newClient(e, "", sl).Refresh(context.Background(), "RT-1")
+		if err == nil || len(e.requests()) != 1 || !strings.Contains(err.Error(), "rate limiting") {
+			t.Fatalf("err %v after %d requests", err, len(e.requests()))
+		}
+	})
+	t.Run("bounded", func(t *testing.T) {
+		e := newEndpoint(t, unavailable)
+		sl := &sleeps{}
+		_, err := newClient(e, "", sl).Refresh(context.Background(), "RT-1")
+		if exitCode(err) != 1 || len(e.requests()) != 4 {
+			t.Fatalf("err %v after %d requests, want exit 1 after 4", err, len(e.requests()))
+		}
+		want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}
+		for i, d := range sl.d {
+			if d < want[i] || d > want[i]+want[i]/5 {
+				t.Errorf("wait %d = %v, want %v plus up to a fifth", i, d, want[i])
+			}
+		}
+	})
+	t.Run("connection refused", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		sl := &sleeps{}
+		c := &Client{ClientID: "c", TokenURL: "http://" + addr + "/2/oauth2/token", Retry: RetryPolicy{Sleep: sl.sleep}}
+		_, err = c.Refresh(context.Background(), "RT-1")
+		var ne *NetworkError
+		if !errors.As(err, &ne) || len(sl.d) != 3 || !strings.Contains(err.Error(), "cannot reach "+addr) {
+			t.Fatalf("err %v, waits %v: want a NetworkError after 3 retries", err, sl.d)
+		}
+	})
+}
+
+func TestRefreshLostResponse(t *testing.T) {
+	drop := func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}
+	e := newEndpoint(t, drop, jsonAnswer(200, goodToken))
+	sl := &sleeps{}
+	_, err := newClient(e, "", sl).Refresh(context.Background(), "RT-1")
+	var lost *LostResponseError
+	if !errors.As(err, &lost) {
+		t.Fatalf("err = %v, want LostResponseError", err)
+	}
+	if len(e.requests()) != 1 {
+		t.Fatalf("%d requests: a refresh whose answer was lost was sent again", len(e.requests()))
+	}
+	for _, s := range []string{"may already have used the refresh token", "twauth refresh once more", "twauth login"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q lacks %q", err, s)
+		}
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	block := make(chan struct{})
+	e := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-block:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(block)
+	c := newClient(e, "", &sleeps{})
+	c.HTTP = &http.Client{Timeout: 100 * time.Millisecond}
+	_, err := c.Exchange(context.Background(), "CODE", "v", "http://127.0.0.1:1/cb")
+	if exitCode(err) != 1 || !strings.Contains(err.Error(), "in time (raise --http-timeout") {
+		t.Fatalf("err = %v", err)
+	}
+	_, err = c.Refresh(context.Background(), "RT")
+	var lost *LostResponseError
+	if !errors.As(err, &lost) || len(e.requests()) != 2 {
+		t.Fatalf("refresh timeout: err = %v after %d requests; want LostResponseError, no retry", err, len(e.requests()))
+	}
+}
+
+func TestTLSFailureNamesHostAndReason(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	c := &Client{ClientID: "c", TokenURL: srv.URL + "/2/oauth2/token", HTTP: &http.Client{Timeout: 5 * time.Second}}
+	_, err := c.Exchange(context.Background(), "CODE", "v", "http://127.0.0.1:1/cb")
+	host := strings.TrimPrefix(srv.URL, "https://")
+	if err == nil || !strings.Contains(err.Error(), "TLS with "+host+" failed") || !strings.Contains(err.Error(), "unknown authority") {
+		t.Fatalf("err = %v", err)
+	}
+
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer plain.Close()
+	c.TokenURL = strings.Replace(plain.URL, "http:", "https:", 1) + "/t"
+	_, err = c.Exchange(context.Background(), "CODE", "v", "http://127.0.0.1:1/cb")
+	if err == nil || !strings.Contains(err.Error(), "did not answer with TLS") {
+		t.Fatalf("https to an http server: err = %v", err)
+	}
+}
+
+func TestRevoke(t *testing.T) {
+	e := newEndpoint(t, jsonAnswer(200, `{"revoked":true}`))
+	inv, err := newClient(e, "", nil).Revoke(context.Background(), "RT-1", "refresh_token")
+	if err != nil || inv {
+		t.Fatalf("Revoke = %v, %v", inv, err)
+	}
+	if r := e.requests()[0]; r.Path != "/2/oauth2/revoke" || r.Body != "client_id=cid-123&token=RT-1&token_type_hint=refresh_token" || r.Authorization != "" {
+		t.Fatalf("public revoke request = %+v", r)
+	}
+	if _, err := newClient(e, "sec", nil).Revoke(context.Background(), "AT-1", "access_token"); err != nil {
+		t.Fatal(err)
+	}
+	wantAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte("cid-123:sec"))
+	if r := e.requests()[1]; r.Body != "token=AT-1&token_type_hint=access_token" || r.Authorization != wantAuth {
+		t.Fatalf("confidential revoke request = %+v", r)
+	}
+
+	e = newEndpoint(t, jsonAnswer(400, `{"error":"invalid_request","error_description":"Value passed for the token was invalid."}`))
+	inv, err = newClient(e, "", nil).Revoke(context.Background(), "dead", "")
+	if err != nil || !inv {
+		t.Fatalf("revoking an invalid token = %v, %v; want success, already invalid", inv, err)
+	}
+	e = newEndpoint(t, jsonAnswer(401, `{"error":"unauthorized_client","error_description":"Missing valid authorization header"}`))
+	if _, err = newClient(e, "", nil).Revoke(context.Background(), "t", ""); exitCode(err) != 2 {
+		t.Fatalf("unauthorized revoke: %v", err)
+	}
+	e = newEndpoint(t, jsonAnswer(503, `{}`), jsonAnswer(200, `{"revoked":true}`))
+	sl := &sleeps{}
+	if _, err = newClient(e, "", sl).Revoke(context.Background(), "t", ""); err != nil || len(sl.d) != 1 {
+		t.Fatalf("revoke after a 503: %v, waits %v", err, sl.d)
+	}
+}
+
+func TestMe(t *testing.T) {
+	var auth string
+	e := newEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+		auth = r.Header.Get("Authorization")
+		jsonAnswer(200, `{"data":{"id":"1","name":"Dev","username":"twauth_dev"}}`)(w, r)
+	}, jsonAnswer(401, `{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}`))
+	c := newClient(e, "", nil)
+	u, err := c.Me(context.Background(), "AT-1")
+	if err != nil || u.Username != "twauth_dev" || auth != "Bearer AT-1" || e.requests()[0].Path != "/2/users/me" {
+		t.Fatalf("Me = %+v, %v (Authorization %q)", u, err, auth)
+	}
+	_, err = c.Me(context.Background(), "AT-1")
+	if exitCode(err) != 4 || !strings.Contains(err.Error(), "HTTP 401") || strings.Contains(err.Error(), "AT-1") {
+		t.Fatalf("Me with a dead token: %v", err)
+	}
+}
+
+func TestClipDropsControlCharacters(t *testing.T) {
+	if got := clip("bad\x1b[31m\nthing", 100); got != "bad [31m thing" {
+		t.Fatalf("clip = %q", got)
+	}
+	if got := clip(strings.Repeat("é", 10), 5); got != "éé…" {
+		t.Fatalf("clip = %q", got)
+	}
+}

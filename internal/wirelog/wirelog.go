@@ -1,0 +1,192 @@
+// Package wirelog traces HTTP requests and answers for -v/--verbose with
+// every secret redacted: Authorization and cookie headers, and the token,
+// code, verifier and secret fields of form bodies and JSON answers.
+package wirelog
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Redacted replaces every secret value in a trace.
+const Redacted = "[redacted]"
+
+// secretFields are the form and JSON fields whose values are never shown.
+var secretFields = map[string]bool{
+	"access_token": true, "refresh_token": true, "id_token": true, "token": true,
+	"code": true, "code_verifier": true, "client_secret": true, "client_assertion": true,
+	"password": true, "assertion": true,
+}
+
+// secretHeaders are the headers whose values are never shown.
+var secretHeaders = map[string]bool{
+	"Authorization": true, "Proxy-Authorization": true, "Cookie": true, "Set-Cookie": true,
+}
+
+// maxShown bounds how much of a body is shown.
+const maxShown = 4 << 10
+
+// Transport wraps Base and writes a redacted trace of each exchange to Out.
+type Transport struct {
+	Base http.RoundTripper
+	Out  io.Writer
+	mu   sync.Mutex
+}
+
+// RoundTrip sends req through Base and traces both directions.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	var reqBody []byte
+	if req.Body != nil && req.GetBody != nil {
+		if rc, err := req.GetBody(); err == nil {
+			reqBody, _ = io.ReadAll(io.LimitReader(rc, maxShown+1))
+			rc.Close()
+		}
+	}
+	start := time.Now()
+	var b strings.Builder
+	fmt.Fprintf(&b, "> %s %s\n", req.Method, RedactURL(req.URL))
+	writeHeaders(&b, "> ", req.Header)
+	if len(reqBody) > 0 {
+		fmt.Fprintf(&b, "> %s\n", RedactBody(req.Header.Get("Content-Type"), reqBody))
+	}
+	t.write(b.String())
+
+	resp, err := base.RoundTrip(req)
+	b.Reset()
+	if err != nil {
+		fmt.Fprintf(&b, "< error after %s: %v\n", time.Since(start).Round(time.Millisecond), err)
+		t.write(b.String())
+		return nil, err
+	}
+	fmt.Fprintf(&b, "< %s (%s)\n", resp.Status, time.Since(start).Round(time.Millisecond))
+	writeHeaders(&b, "< ", resp.Header)
+	// Read what is shown and put it back in front of the rest of the body.
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxShown+1))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	if len(head) > 0 {
+		fmt.Fprintf(&b, "< %s\n", RedactBody(resp.Header.Get("Content-Type"), head))
+	}
+	t.write(b.String())
+	return resp, nil
+}
+
+func (t *Transport) write(s string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	io.WriteString(t.Out, s)
+}
+
+func writeHeaders(b *strings.Builder, prefix string, h http.Header) {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range h[k] {
+			if secretHeaders[http.CanonicalHeaderKey(k)] {
+				v = redactCredentials(v)
+			}
+			fmt.Fprintf(b, "%s%s: %s\n", prefix, k, v)
+		}
+	}
+}
+
+// redactCredentials keeps the scheme of an Authorization value
+// ("Basic", "Bearer") and hides the rest.
+func redactCredentials(v string) string {
+	if i := strings.IndexByte(v, ' '); i > 0 && !strings.ContainsAny(v[:i], "=;") {
+		return v[:i] + " " + Redacted
+	}
+	return Redacted
+}
+
+// RedactURL hides secret query parameters.
+func RedactURL(u *url.URL) string {
+	if u.RawQuery == "" {
+		return u.String()
+	}
+	c := *u
+	c.RawQuery = redactForm(u.RawQuery)
+	return c.String()
+}
+
+// RedactBody returns a one-line, redacted view of a form or JSON body;
+// other bodies are summarised by type and size, not shown.
+func RedactBody(contentType string, body []byte) string {
+	truncated := len(body) > maxShown
+	if truncated {
+		body = body[:maxShown]
+	}
+	ct := strings.ToLower(contentType)
+	var out string
+	switch {
+	case strings.Contains(ct, "application/x-www-form-urlencoded"):
+		out = redactForm(string(body))
+	case strings.Contains(ct, "json") || json.Valid(body):
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			return fmt.Sprintf("[%d bytes of unparsable JSON]", len(body))
+		}
+		redactJSON(v)
+		enc, _ := json.Marshal(v)
+		out = string(enc)
+	default:
+		return fmt.Sprintf("[%d bytes of %s]", len(body), orUnknown(contentType))
+	}
+	if truncated {
+		out += " …"
+	}
+	return out
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown type"
+	}
+	return s
+}
+
+func redactForm(raw string) string {
+	parts := strings.Split(raw, "&")
+	for i, p := range parts {
+		k, _, _ := strings.Cut(p, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil || secretFields[key] {
+			parts[i] = k + "=" + Redacted
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+func redactJSON(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, val := range x {
+			if secretFields[k] {
+				x[k] = Redacted
+				continue
+			}
+			redactJSON(val)
+		}
+	case []any:
+		for _, e := range x {
+			redactJSON(e)
+		}
+	}
+}
