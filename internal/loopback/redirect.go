@@ -1,0 +1,105 @@
+// Package loopback runs the short-lived HTTP listener on 127.0.0.1 (or ::1)
+// that receives the authorization response when X redirects the browser
+// back to twauth (RFC 8252 section 7.3).
+package loopback
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// RedirectURIError is a redirect URI the listener cannot serve. Exit code 2.
+type RedirectURIError struct {
+	URI    string
+	Reason string
+}
+
+func (e *RedirectURIError) Error() string {
+	return fmt.Sprintf("redirect URI %q cannot be served by twauth's listener: %s", e.URI, e.Reason)
+}
+
+// ExitCode is 2: a configuration error.
+func (e *RedirectURIError) ExitCode() int { return 2 }
+
+// Redirect is a parsed loopback redirect URI.
+type Redirect struct {
+	URI  string // as given; it goes to X byte for byte
+	Host string // as written, lower-cased: "127.0.0.1", "::1" or "localhost"
+	Port int
+	Path string
+}
+
+// ParseRedirect checks that uri is something a local listener can receive:
+// http (X registers callbacks exactly, and a listener has no certificate),
+// a loopback host (127.0.0.0/8, ::1 or localhost), a fixed port, no
+// fragment.
+func ParseRedirect(uri string) (Redirect, error) {
+	fail := func(why string) (Redirect, error) { return Redirect{}, &RedirectURIError{URI: uri, Reason: why} }
+	u, err := url.Parse(uri)
+	if err != nil {
+		return fail("it is not a URL")
+	}
+	switch {
+	case u.Scheme == "https":
+		return fail("it is https, and a local listener has no certificate; register an http://127.0.0.1:<port>/ callback, or use --manual to paste the redirect")
+	case u.Scheme != "http":
+		return fail("it is not an http URL")
+	case u.User != nil:
+		return fail("it carries user information")
+	case u.Fragment != "" || strings.Contains(uri, "#"):
+		return fail("it has a fragment, which browsers do not send")
+	case u.Opaque != "" || u.Host == "":
+		return fail("it has no host")
+	}
+	host := strings.ToLower(u.Hostname())
+	if !isLoopback(host) {
+		return fail(fmt.Sprintf("%s is not a loopback address; the listener binds only 127.0.0.1, ::1 or localhost (use --manual to paste the redirect from another host)", host))
+	}
+	port := 80
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return fail("its port is not between 1 and 65535")
+		}
+		port = n
+	} else if strings.HasSuffix(u.Host, ":") {
+		return fail("its port is empty")
+	}
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	return Redirect{URI: uri, Host: host, Port: port, Path: path}, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// bindAddrs lists the addresses to listen on for r: localhost means both
+// 127.0.0.1 and ::1, as a browser may try either.
+func (r Redirect) bindAddrs() []string {
+	port := strconv.Itoa(r.Port)
+	if r.Host == "localhost" {
+		return []string{net.JoinHostPort("127.0.0.1", port), net.JoinHostPort("::1", port)}
+	}
+	return []string{net.JoinHostPort(r.Host, port)}
+}
+
+// hostMatches reports whether an HTTP Host header names this redirect's
+// host and port, which a request from a DNS-rebinding page does not.
+func (r Redirect) hostMatches(hostHeader string) bool {
+	h, p, err := net.SplitHostPort(hostHeader)
+	if err != nil {
+		// No port: the default one.
+		h, p = strings.Trim(hostHeader, "[]"), "80"
+	}
+	return strings.EqualFold(h, r.Host) && p == strconv.Itoa(r.Port)
+}

@@ -1,0 +1,338 @@
+package loopback
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Limits that keep one stuck or hostile client from holding the login.
+const (
+	// MaxQuery is the longest query string accepted on the callback.
+	MaxQuery = 8 << 10
+	// maxHeaderBytes bounds the request line and headers; net/http adds
+	// 4 KB of slack of its own.
+	maxHeaderBytes    = 16 << 10
+	readHeaderTimeout = 5 * time.Second
+	shutdownTimeout   = 500 * time.Millisecond
+)
+
+// Options configures Listen.
+type Options struct {
+	// RedirectURIs are tried in order; the first whose port is free is used.
+	RedirectURIs []string
+	// State is the value the callback's state parameter must equal.
+	State string
+	// Issuer, when set, is the authorization server's issuer identifier:
+	// a callback carrying a different iss is refused (RFC 9207). A callback
+	// without iss is accepted, as X sends none.
+	Issuer string
+	// OnReject, when set, hears about every callback that was refused while
+	// the login keeps waiting (a stale tab, a forged redirect).
+	OnReject func(reason string)
+}
+
+// Result is a successful authorization response.
+type Result struct {
+	Code string
+	// Iss is the iss parameter, when the server sent one.
+	Iss string
+}
+
+// AuthorizationError is an error response on the callback (RFC 6749
+// section 4.1.2.1), e.g. access_denied when the user clicks Cancel.
+type AuthorizationError struct {
+	Code        string
+	Description string
+}
+
+func (e *AuthorizationError) Error() string {
+	msg := "authorization failed: " + e.Code
+	if e.Code == "access_denied" {
+		msg = "authorization was denied in the browser (access_denied)"
+	}
+	if e.Description != "" {
+		msg += ": " + e.Description
+	}
+	return msg
+}
+
+// ExitCode is 3: authorization failed.
+func (e *AuthorizationError) ExitCode() int { return 3 }
+
+// PortsInUseError means no redirect URI could be bound. Exit code 2.
+type PortsInUseError struct {
+	// Tried holds one line per redirect URI: the address and why it failed.
+	Tried []string
+}
+
+func (e *PortsInUseError) Error() string {
+	return "no redirect URI could be served: " + strings.Join(e.Tried, "; ") +
+		": stop the program holding the port (another twauth login?), or pass --redirect-uri with another port that is registered as a callback URI of the X app"
+}
+
+// ExitCode is 2: a configuration error.
+func (e *PortsInUseError) ExitCode() int { return 2 }
+
+// Server is a running callback listener.
+type Server struct {
+	redirect  Redirect
+	state     string
+	issuer    string
+	onReject  func(string)
+	listeners []net.Listener
+	srv       *http.Server
+
+	once    sync.Once
+	results chan outcome // buffered, 1
+	closed  sync.Once
+}
+
+type outcome struct {
+	res Result
+	err error
+}
+
+// Listen validates every redirect URI, then binds the first one whose port
+// is free. The listener is serving when Listen returns, so the browser can
+// be opened at once.
+func Listen(opts Options) (*Server, error) {
+	if len(opts.RedirectURIs) == 0 {
+		return nil, errors.New("no redirect URI")
+	}
+	var redirects []Redirect
+	for _, uri := range opts.RedirectURIs {
+		r, err := ParseRedirect(uri)
+		if err != nil {
+			return nil, err
+		}
+		redirects = append(redirects, r)
+	}
+	var tried []string
+	for _, r := range redirects {
+		lns, err := bind(r)
+		if err != nil {
+			tried = append(tried, fmt.Sprintf("%s: %s", r.URI, bindReason(err)))
+			continue
+		}
+		s := &Server{
+			redirect:  r,
+			state:     opts.State,
+			issuer:    opts.Issuer,
+			onReject:  opts.OnReject,
+			listeners: lns,
+			results:   make(chan outcome, 1),
+		}
+		s.srv = &http.Server{
+			Handler:           s,
+			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      10 * time.Second,
+			IdleTimeout:       10 * time.Second,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          discardLog,
+		}
+		for _, ln := range lns {
+			go s.srv.Serve(ln)
+		}
+		return s, nil
+	}
+	return nil, &PortsInUseError{Tried: tried}
+}
+
+func bind(r Redirect) ([]net.Listener, error) {
+	var lns []net.Listener
+	for i, addr := range r.bindAddrs() {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			// localhost: ::1 may be missing on hosts without IPv6; 127.0.0.1
+			// is enough then. A ::1 port in use still counts as in use.
+			if i > 0 && !errors.Is(err, syscall.EADDRINUSE) {
+				continue
+			}
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, err
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}
+
+func bindReason(err error) string {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return "port in use"
+	case errors.Is(err, syscall.EACCES):
+		return "permission denied (ports below 1024 need privileges)"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "address not available on this machine"
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err.Error()
+	}
+	return err.Error()
+}
+
+// RedirectURI is the redirect URI being served, exactly as given.
+func (s *Server) RedirectURI() string { return s.redirect.URI }
+
+// Port is the port being served.
+func (s *Server) Port() int { return s.redirect.Port }
+
+// Wait blocks until a callback completes the login (a code, or an error
+// response carrying the right state) or ctx ends. Either way the listener
+// is shut down and its port released when Wait returns.
+func (s *Server) Wait(ctx context.Context) (Result, error) {
+	defer s.Close()
+	select {
+	case o := <-s.results:
+		return o.res, o.err
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+}
+
+// Close stops the listener, giving connections half a second to finish
+// before it cuts them (a connection that never sent a request would
+// otherwise hold it). It is safe to call more than once.
+func (s *Server) Close() error {
+	var err error
+	s.closed.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		err = s.srv.Shutdown(ctx)
+		if err != nil {
+			err = s.srv.Close()
+		}
+	})
+	return err
+}
+
+// ServeHTTP answers the redirect path only.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	setPageHeaders(w)
+	if !s.redirect.hostMatches(r.Host) {
+		// A page on another origin that rebound its DNS name to 127.0.0.1.
+		s.reject(w, http.StatusBadRequest, "unexpected Host header", "This request did not come to twauth's callback address.")
+		return
+	}
+	if r.URL.EscapedPath() != s.redirect.Path {
+		writePage(w, http.StatusNotFound, pageData{Title: "Not found", Heading: "Not found", Message: "twauth serves only its callback path here."})
+		return
+	}
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writePage(w, http.StatusMethodNotAllowed, pageData{Title: "Method not allowed", Heading: "Method not allowed", Message: "The callback accepts GET only."})
+		return
+	}
+	if len(r.URL.RawQuery) > MaxQuery {
+		s.reject(w, http.StatusRequestURITooLong, "the query string is longer than 8 KB", "The callback's query string is too long.")
+		return
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		s.reject(w, http.StatusBadRequest, "the query string is malformed", "The callback's query string is malformed.")
+		return
+	}
+	for _, k := range []string{"code", "state", "error", "error_description", "error_uri", "iss"} {
+		if len(q[k]) > 1 {
+			s.reject(w, http.StatusBadRequest, "parameter "+k+" is repeated", "The callback repeats a parameter.")
+			return
+		}
+	}
+	state := q.Get("state")
+	if state == "" {
+		s.reject(w, http.StatusBadRequest, "the callback has no state", "The callback has no state parameter.")
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(state), []byte(s.state)) != 1 {
+		s.reject(w, http.StatusBadRequest, "the state does not match this login (a redirect from an older login, or a forged one)",
+			"The state does not match this login. If you started a new login, finish it in its own tab.")
+		return
+	}
+	if iss := q.Get("iss"); iss != "" && s.issuer != "" && iss != s.issuer {
+		s.reject(w, http.StatusBadRequest, fmt.Sprintf("the issuer %q is not %q (RFC 9207 mix-up protection)", clip(iss), s.issuer),
+			"The response came from an unexpected authorization server.")
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		// An error wins over a code sent with it.
+		aerr := &AuthorizationError{Code: clip(e), Description: clip(q.Get("error_description"))}
+		s.finish(w, outcome{err: aerr}, http.StatusOK, pageData{
+			Title: "Authorization failed", Heading: "Authorization failed",
+			Message: "X did not authorize twauth. You can close this tab; the terminal says what to do next.",
+			Detail:  aerr.Code + optional(": ", aerr.Description),
+		})
+		return
+	}
+	code := q.Get("code")
+	if code == "" {
+		s.reject(w, http.StatusBadRequest, "the callback has neither a code nor an error", "The callback has no code parameter.")
+		return
+	}
+	s.finish(w, outcome{res: Result{Code: code, Iss: q.Get("iss")}}, http.StatusOK, pageData{
+		Title: "Signed in", Heading: "You are signed in", OK: true,
+		Message: "twauth has the authorization from X. You can close this tab and return to the terminal.",
+	})
+}
+
+// finish answers the one callback that ends the login and hands its
+// outcome to Wait. Any callback after it is told the login is over.
+func (s *Server) finish(w http.ResponseWriter, o outcome, status int, p pageData) {
+	first := false
+	s.once.Do(func() { first = true })
+	if !first {
+		writePage(w, http.StatusGone, pageData{Title: "Login finished", Heading: "This login is already finished", Message: "You can close this tab."})
+		return
+	}
+	// The whole page, with its length, is on the wire before Wait can
+	// shut the listener down.
+	w.Header().Set("Connection", "close")
+	writePage(w, status, p)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	s.results <- o
+}
+
+func (s *Server) reject(w http.ResponseWriter, status int, reason, message string) {
+	if s.onReject != nil {
+		s.onReject(reason)
+	}
+	writePage(w, status, pageData{
+		Title: "Callback refused", Heading: "This callback was not accepted",
+		Message: message + " twauth is still waiting for the right one.",
+	})
+}
+
+func optional(sep, s string) string {
+	if s == "" {
+		return ""
+	}
+	return sep + s
+}
+
+// clip bounds text taken from the query before it is shown anywhere.
+func clip(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
