@@ -1,0 +1,213 @@
+package balconfig
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pelletier/go-toml/v2"
+	"github.com/rogpeppe/go-internal/txtar"
+)
+
+// edgeCases are small documents that exercise the corners of the editor.
+var edgeCases = []string{
+	"",
+	"\uFEFF",
+	"\n\n",
+	"# only a comment",
+	"token = 'x'\r\n",
+	"a = 1",
+	"[a]\n",
+	"[a]",
+	"[[a]]\nx = 1\n",
+	"a = {}\n",
+	"a = { b = { c = \"x\" } }\n",
+	"a = {\n  b = \"1\", # c\n  c = \"2\",\n}\n",
+	"a.b.c = \"x\"\n[a.b.d]\ne = 1\n",
+	"[a.b]\n[a]\n",
+	"x = [{ a = \"1\" }, [{ b = 2 }]]\n",
+	"\"a.b\" = \"1\"\na.b = \"2\"\n",
+	"  token   =   \"\"\"\nx\"\"\"   # c\n[t]\n",
+	"\uFEFF# c\r\n[t]\r\nk = \"v\"",
+}
+
+// fuzzSeeds returns the test documents: the corpus copies, the shared
+// corpus when it is here, the golden inputs and the edge cases.
+func fuzzSeeds(f *testing.F) [][]byte {
+	var seeds [][]byte
+	for _, pattern := range []string{"testdata/corpus/*.toml", "testdata/corpus/invalid/*.toml", sharedCorpus + "/*.toml"} {
+		files, _ := filepath.Glob(pattern)
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			seeds = append(seeds, data)
+		}
+	}
+	archives, _ := filepath.Glob("testdata/golden/*.txtar")
+	for _, file := range archives {
+		a, err := txtar.ParseFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if in, ok := archiveFile(a, "in.toml"); ok {
+			seeds = append(seeds, []byte(in))
+		}
+	}
+	for _, s := range edgeCases {
+		seeds = append(seeds, []byte(s))
+	}
+	return seeds
+}
+
+// seedKeys are key paths worth trying on any seed.
+var seedKeys = []string{"token", "a", "a.b", "a.b.c", "t.token", "myorg.app.token", `"a.b"`, "a.token", "x.a"}
+
+// checkRefusal asserts what a refused edit must be: an *Error that is not a
+// bug, with the document untouched.
+func checkRefusal(t *testing.T, d *Doc, before []byte, err error) {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("refusal %v is a %T, not an *Error", err, err)
+	}
+	if strings.Contains(e.Reason, "internal error") {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(d.Bytes(), before) {
+		t.Fatalf("refused (%v) but the document changed:\n%q\n%q", err, before, d.Bytes())
+	}
+}
+
+// FuzzSet: for any document that parses and any key path, Set either
+// refuses with the document untouched, or gives a document that parses,
+// holds the value at the path and keeps every other value.
+func FuzzSet(f *testing.F) {
+	for _, data := range fuzzSeeds(f) {
+		for _, key := range seedKeys {
+			f.Add(data, key, "new \"value\"\n")
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, key, value string) {
+		d, err := Parse(data)
+		if err != nil {
+			return
+		}
+		before := d.Bytes()
+		if err := d.Set(key, value); err != nil {
+			checkRefusal(t, d, before, err)
+			return
+		}
+		after := d.Bytes()
+		path, err := parseKeyPath(key)
+		if err != nil {
+			t.Fatalf("Set accepted the key path %q: %v", key, err)
+		}
+		lb, err := leaves(before)
+		if err != nil {
+			t.Fatal(err)
+		}
+		la, err := leaves(after)
+		if err != nil {
+			t.Fatalf("the result does not parse: %v\n%q\n%q", err, before, after)
+		}
+		if want := leafOf(value); la[strings.Join(path, "\x00")] != want {
+			t.Fatalf("value at %q = %s, want %s\n%q", key, la[strings.Join(path, "\x00")], want, after)
+		}
+		if err := sameLeavesExcept(lb, la, path); err != nil {
+			t.Fatalf("%v\n%q\n%q", err, before, after)
+		}
+		d2, err := Parse(after)
+		if err != nil {
+			t.Fatalf("Parse of the result: %v\n%q", err, after)
+		}
+		if v, ok, err := d2.Get(key); err != nil || !ok || v != value {
+			t.Fatalf("Get of the result = %q, %v, %v", v, ok, err)
+		}
+	})
+}
+
+// FuzzDelete: for any document that parses and any key path, Delete either
+// refuses with the document untouched, or finds nothing and changes
+// nothing, or removes exactly the value at the path.
+func FuzzDelete(f *testing.F) {
+	for _, data := range fuzzSeeds(f) {
+		for _, key := range seedKeys {
+			f.Add(data, key)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, key string) {
+		d, err := Parse(data)
+		if err != nil {
+			return
+		}
+		before := d.Bytes()
+		deleted, err := d.Delete(key)
+		if err != nil {
+			checkRefusal(t, d, before, err)
+			return
+		}
+		after := d.Bytes()
+		if !deleted {
+			if !bytes.Equal(before, after) {
+				t.Fatalf("nothing deleted, but the document changed:\n%q\n%q", before, after)
+			}
+			return
+		}
+		path, _ := parseKeyPath(key)
+		lb, err := leaves(before)
+		if err != nil {
+			t.Fatal(err)
+		}
+		la, err := leaves(after)
+		if err != nil {
+			t.Fatalf("the result does not parse: %v\n%q\n%q", err, before, after)
+		}
+		if v, ok := la[strings.Join(path, "\x00")]; ok {
+			t.Fatalf("%q still holds %s", key, v)
+		}
+		if err := sameLeavesExcept(lb, la, path); err != nil {
+			t.Fatalf("%v\n%q\n%q", err, before, after)
+		}
+		d2, err := Parse(after)
+		if err != nil {
+			t.Fatalf("Parse of the result: %v\n%q", err, after)
+		}
+		if _, ok, err := d2.Get(key); err != nil || ok {
+			t.Fatalf("Get of the result found %q (err %v)", key, err)
+		}
+	})
+}
+
+// FuzzCheck holds the linear checker (what decides for documents above
+// unmarshalCheckLimit) to toml.Unmarshal's verdict on every document.
+func FuzzCheck(f *testing.F) {
+	for _, data := range fuzzSeeds(f) {
+		f.Add(data)
+	}
+	for _, s := range []string{
+		"a = 1\na = 2\n", "[a]\n[a]\n", "a.b = 1\n[a]\n", "a = {x=1}\n[a.b]\n", "[[a]]\n[a]\n",
+		"[a]\n[[a]]\n", "a = [1]\n[[a]]\n", "[a.b.c]\n[a]\nb.c.d = 1\n", "[a.b.c]\n[a]\nb.x = 1\n",
+		"a = 1\n[a.b]\n", "[[a.b]]\n[a]\nb = 1\n", "x = {a.b = 1, a.c = 2}\n", "x = {a = {b = 1}, a.c = 2}\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d := newDoc(data)
+		_, mine := d.index(nil)
+		var v map[string]any
+		theirs := toml.Unmarshal(data[d.bom:], &v)
+		if (mine == nil) != (theirs == nil) {
+			t.Fatalf("checker: %v\ntoml.Unmarshal: %v\n%q", mine, theirs, data)
+		}
+	})
+}
+
+func leafOf(s string) string {
+	l, _ := leaves([]byte("v = " + quote(s)))
+	return l["v"]
+}
