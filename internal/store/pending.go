@@ -1,0 +1,184 @@
+package store
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/twauth/twauth/internal/atomicfile"
+)
+
+// PendingTTL is how long a login started by `twauth url` can be finished.
+const PendingTTL = 10 * time.Minute
+
+// maxPending bounds how many started logins are kept.
+const maxPending = 8
+
+// Pending is a login started by `twauth url` and finished by `twauth
+// exchange`: everything but the client secret that the exchange needs.
+type Pending struct {
+	ClientID    string    `json:"client_id"`
+	RedirectURI string    `json:"redirect_uri"`
+	Scopes      []string  `json:"scopes"`
+	State       string    `json:"state"`
+	Verifier    string    `json:"code_verifier"`
+	Method      string    `json:"code_challenge_method"`
+	AuthURL     string    `json:"auth_url"`
+	TokenURL    string    `json:"token_url"`
+	CreatedAt   time.Time `json:"created_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+type pendingFile struct {
+	Version int        `json:"version"`
+	Pending []*Pending `json:"pending"`
+}
+
+// PendingPath is the file beside the store that holds started logins.
+func (s *Store) PendingPath() string {
+	return filepath.Join(filepath.Dir(s.Path), "pending.json")
+}
+
+func (s *Store) loadPending() (*pendingFile, error) {
+	path := s.PendingPath()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &pendingFile{Version: Version}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read pending logins: %w", err)
+	}
+	var pf pendingFile
+	if err := json.Unmarshal(data, &pf); err != nil {
+		return nil, &CorruptError{Path: path, Reason: "not valid JSON"}
+	}
+	return &pf, nil
+}
+
+func (s *Store) updatePending(ctx context.Context, fn func(pf *pendingFile) error) error {
+	path := s.PendingPath()
+	timeout := s.LockTimeout
+	if timeout == 0 {
+		timeout = DefaultLockTimeout
+	}
+	unlock, err := atomicfile.Lock(ctx, path, timeout)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	pf, err := s.loadPending()
+	if err != nil {
+		return err
+	}
+	if err := fn(pf); err != nil {
+		return err
+	}
+	pf.Version = Version
+	data, err := json.MarshalIndent(pf, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(path, append(data, '\n'), atomicfile.Options{Private: true, FS: s.FS}); err != nil {
+		return fmt.Errorf("save pending logins: %w", err)
+	}
+	return nil
+}
+
+// AddPending records p, dropping logins that expired by now and the oldest
+// ones beyond a handful.
+func (s *Store) AddPending(ctx context.Context, p *Pending, now time.Time) error {
+	return s.updatePending(ctx, func(pf *pendingFile) error {
+		kept := pf.Pending[:0]
+		for _, q := range pf.Pending {
+			if q != nil && now.Before(q.ExpiresAt) {
+				kept = append(kept, q)
+			}
+		}
+		kept = append(kept, p)
+		if len(kept) > maxPending {
+			kept = kept[len(kept)-maxPending:]
+		}
+		pf.Pending = kept
+		return nil
+	})
+}
+
+// NoPendingError means `twauth exchange` has nothing to finish. Exit code 2.
+type NoPendingError struct{ Expired bool }
+
+func (e *NoPendingError) Error() string {
+	if e.Expired {
+		return "the pending login expired (it lasts 10 minutes): run twauth url again, then twauth exchange within 10 minutes"
+	}
+	return "no pending login: run twauth url first (or twauth login), then twauth exchange with the redirect URL"
+}
+
+// ExitCode is 2.
+func (e *NoPendingError) ExitCode() int { return 2 }
+
+// StateMismatchError means a redirect's state matches no pending login.
+// Exit code 3.
+type StateMismatchError struct{}
+
+func (e *StateMismatchError) Error() string {
+	return "the state in the redirect URL matches no pending login (a stale or forged redirect): run twauth url again and use the redirect of that login"
+}
+
+// ExitCode is 3: authorization failed.
+func (e *StateMismatchError) ExitCode() int { return 3 }
+
+// TakePending removes and returns the pending login to finish: the one
+// whose state equals state (compared in constant time) when state is not
+// empty, else the newest one of clientID ("" = any client). A pending login
+// is used once: it is removed even if the exchange then fails.
+func (s *Store) TakePending(ctx context.Context, state, clientID string, now time.Time) (*Pending, error) {
+	var found *Pending
+	err := s.updatePending(ctx, func(pf *pendingFile) error {
+		var live []*Pending
+		expired := false
+		for _, q := range pf.Pending {
+			if q == nil {
+				continue
+			}
+			if !now.Before(q.ExpiresAt) {
+				expired = true
+				continue
+			}
+			live = append(live, q)
+		}
+		idx := -1
+		for i, q := range live {
+			switch {
+			case state != "":
+				if subtle.ConstantTimeCompare([]byte(q.State), []byte(state)) == 1 {
+					idx = i
+				}
+			case clientID == "" || q.ClientID == clientID:
+				idx = i // the newest wins: entries are in order of creation
+			}
+		}
+		pf.Pending = live
+		if idx < 0 {
+			switch {
+			case len(live) > 0 && state != "":
+				return &StateMismatchError{}
+			case expired:
+				return &NoPendingError{Expired: true}
+			}
+			return &NoPendingError{}
+		}
+		found = live[idx]
+		pf.Pending = append(live[:idx:idx], live[idx+1:]...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return found, nil
+}

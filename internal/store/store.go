@@ -1,0 +1,244 @@
+// Package store keeps twauth's own record of the tokens it holds: a JSON
+// file, 0600 in a 0700 directory, with one entry per client id, written
+// atomically under a lock file. It is what token, refresh, status and
+// revoke read; the access token in Config.toml is only a copy.
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/twauth/twauth/internal/atomicfile"
+)
+
+// Version is the format version twauth writes.
+const Version = 1
+
+// DefaultLockTimeout bounds the wait for another twauth holding the lock:
+// longer than a refresh with all its retries takes.
+const DefaultLockTimeout = 60 * time.Second
+
+// Entry is the token set of one client id.
+type Entry struct {
+	ClientID     string `json:"client_id"`
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	TokenType    string `json:"token_type"`
+	// Expiry is when the access token dies, RFC 3339 in UTC.
+	Expiry time.Time `json:"expiry"`
+	// Scope is the space-separated list of granted scopes.
+	Scope    string `json:"scope"`
+	TokenURL string `json:"token_url"`
+	// Confidential records whether the app authenticated with a secret
+	// (the secret itself is never stored here).
+	Confidential bool   `json:"confidential"`
+	Username     string `json:"username,omitempty"`
+	// Config says where the access token (and refresh token) were copied,
+	// so that revoke removes exactly those keys.
+	Config    *ConfigKeys `json:"config,omitempty"`
+	UpdatedAt time.Time   `json:"updated_at"`
+}
+
+// ConfigKeys names a Config.toml and the keys twauth wrote into it.
+type ConfigKeys struct {
+	Path            string `json:"path"`
+	TokenKey        string `json:"token_key"`
+	RefreshTokenKey string `json:"refresh_token_key,omitempty"`
+}
+
+// File is the whole store.
+type File struct {
+	Version int               `json:"version"`
+	Clients map[string]*Entry `json:"clients"`
+}
+
+// ClientIDs returns the client ids held, sorted.
+func (f *File) ClientIDs() []string {
+	ids := make([]string, 0, len(f.Clients))
+	for id := range f.Clients {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Store is the token store at Path.
+type Store struct {
+	Path string
+	// FS is the filesystem seam for writes; nil means the real one.
+	FS atomicfile.FS
+	// LockTimeout bounds the wait for the lock; 0 means DefaultLockTimeout.
+	LockTimeout time.Duration
+}
+
+// DefaultPath is <os.UserConfigDir>/twauth/tokens.json.
+func DefaultPath() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no user config directory (%v): pass --store", err)
+	}
+	return filepath.Join(dir, "twauth", "tokens.json"), nil
+}
+
+// CorruptError is a store file twauth cannot read. Exit code 2.
+type CorruptError struct {
+	Path   string
+	Reason string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("the token store %s is unreadable: %s: move it aside (its refresh tokens may still be copied out by hand) and run twauth login", e.Path, e.Reason)
+}
+
+// ExitCode is 2: a configuration error.
+func (e *CorruptError) ExitCode() int { return 2 }
+
+// Load reads the store without taking the lock: writes replace the file
+// atomically, so a reader sees the old or the new file, whole. A missing
+// store is an empty one.
+func (s *Store) Load() (*File, error) {
+	data, err := os.ReadFile(s.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &File{Version: Version, Clients: map[string]*Entry{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the token store: %w", err)
+	}
+	f, err := Decode(data)
+	if err != nil {
+		return nil, &CorruptError{Path: s.Path, Reason: err.Error()}
+	}
+	return f, nil
+}
+
+// Decode parses the bytes of a store file and checks them.
+func Decode(data []byte) (*File, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("it is empty")
+	}
+	var f File
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&f); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			line, col := position(data, se.Offset)
+			return nil, fmt.Errorf("not valid JSON at line %d, column %d", line, col)
+		case errors.As(err, &te):
+			line, col := position(data, te.Offset)
+			return nil, fmt.Errorf("field %q has the wrong type at line %d, column %d", te.Field, line, col)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			// The document stops mid-value (a truncated write): point at its end.
+			line, col := position(data, int64(len(data)))
+			return nil, fmt.Errorf("not valid JSON at line %d, column %d: it ends too soon", line, col)
+		}
+		return nil, fmt.Errorf("not valid JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, errors.New("there is data after the JSON object")
+	}
+	switch {
+	case f.Version == 0:
+		return nil, errors.New("it has no version: it is not a twauth token store")
+	case f.Version > Version:
+		return nil, fmt.Errorf("it is format version %d, written by a newer twauth: upgrade twauth", f.Version)
+	}
+	if f.Clients == nil {
+		f.Clients = map[string]*Entry{}
+	}
+	for id, e := range f.Clients {
+		switch {
+		case e == nil:
+			return nil, fmt.Errorf("the entry of client %q is null", id)
+		case e.ClientID != id:
+			return nil, fmt.Errorf("the entry under %q names client %q", id, e.ClientID)
+		}
+	}
+	return &f, nil
+}
+
+func position(data []byte, offset int64) (line, col int) {
+	if offset > int64(len(data)) {
+		offset = int64(len(data))
+	}
+	line, col = 1, 1
+	for _, b := range data[:offset] {
+		if b == '\n' {
+			line++
+			col = 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// Encode returns the bytes of f as the store writes them.
+func Encode(f *File) ([]byte, error) {
+	f.Version = Version
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}
+
+// Lock takes the store's lock file (<path>.lock), waiting up to LockTimeout.
+func (s *Store) Lock(ctx context.Context) (unlock func() error, err error) {
+	timeout := s.LockTimeout
+	if timeout == 0 {
+		timeout = DefaultLockTimeout
+	}
+	return atomicfile.Lock(ctx, s.Path, timeout)
+}
+
+// Save writes f atomically and durably (fsync of file and directory): when
+// Save returns nil a crash cannot lose it. The caller holds the lock.
+func (s *Store) Save(f *File) error {
+	data, err := Encode(f)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(s.Path, data, atomicfile.Options{Private: true, FS: s.FS}); err != nil {
+		return fmt.Errorf("save the token store: %w", err)
+	}
+	return nil
+}
+
+// Update runs fn on the store under its lock and saves the result. fn's
+// error aborts the update with nothing written.
+func (s *Store) Update(ctx context.Context, fn func(f *File) error) error {
+	unlock, err := s.Lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	f, err := s.Load()
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		return err
+	}
+	return s.Save(f)
+}
+
+// LoosePermissions reports whether the file at path can be read or written
+// by group or others, and its mode.
+func LoosePermissions(path string) (os.FileMode, bool) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, false
+	}
+	return fi.Mode().Perm(), fi.Mode().Perm()&0o077 != 0
+}

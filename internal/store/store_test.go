@@ -1,0 +1,230 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twauth/twauth/internal/atomicfile"
+)
+
+var t0 = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+
+func sample() *File {
+	return &File{Version: Version, Clients: map[string]*Entry{
+		"cid": {ClientID: "cid", AccessToken: "AT", RefreshToken: "RT", TokenType: "bearer", Expiry: t0.Add(2 * time.Hour),
+			Scope: "tweet.read offline.access", TokenURL: "https://api.x.com/2/oauth2/token", Username: "dev",
+			Config: &ConfigKeys{Path: "/p/Config.toml", TokenKey: "token"}, UpdatedAt: t0},
+	}}
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	s := &Store{Path: filepath.Join(dir, "twauth", "tokens.json")}
+	if err := s.Update(context.Background(), func(f *File) error {
+		f.Clients["cid"] = sample().Clients["cid"]
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, sample()) {
+		t.Fatalf("round trip:\n%+v\nwant\n%+v", got.Clients["cid"], sample().Clients["cid"])
+	}
+	raw, _ := os.ReadFile(s.Path)
+	if !strings.Contains(string(raw), `"expiry": "2026-12-01T12:00:00Z"`) || !strings.HasPrefix(string(raw), "{\n  \"version\": 1,") {
+		t.Fatalf("file:\n%s", raw)
+	}
+	if fi, _ := os.Stat(s.Path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %o", fi.Mode().Perm())
+	}
+	if fi, _ := os.Stat(filepath.Dir(s.Path)); fi.Mode().Perm() != 0o700 {
+		t.Errorf("dir mode %o", fi.Mode().Perm())
+	}
+}
+
+func TestLoadMissingIsEmpty(t *testing.T) {
+	s := &Store{Path: filepath.Join(t.TempDir(), "none.json")}
+	f, err := s.Load()
+	if err != nil || len(f.Clients) != 0 || f.Version != Version {
+		t.Fatalf("Load = %+v, %v", f, err)
+	}
+}
+
+func TestCorruptStore(t *testing.T) {
+	cases := map[string]string{
+		"":  "it is empty",
+		"{": "not valid JSON at line 1, column 2",
+		"{\n  \"version\": 1,\n  \"clients\": [}":         "not valid JSON at line 3",
+		`{"version":1,"clients":[]}`:                      `field "clients" has the wrong type`,
+		`{"clients":{}}`:                                  "no version",
+		`{"version":9,"clients":{}}`:                      "written by a newer twauth",
+		`{"version":1,"clients":{"a":null}}`:              `the entry of client "a" is null`,
+		`{"version":1,"clients":{"a":{"client_id":"b"}}}`: `the entry under "a" names client "b"`,
+		`{"version":1} {}`:                                "data after the JSON object",
+		`[1,2]`:                                           "wrong type",
+	}
+	for data, want := range cases {
+		path := filepath.Join(t.TempDir(), "tokens.json")
+		os.WriteFile(path, []byte(data), 0o600)
+		_, err := (&Store{Path: path}).Load()
+		var ce *CorruptError
+		if !errors.As(err, &ce) || ce.ExitCode() != 2 || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%q: %v; want a CorruptError naming the file and saying %q", data, err, want)
+		}
+	}
+}
+
+func TestStoreWriteFailureLeavesOldFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tokens.json")
+	s := &Store{Path: path}
+	if err := s.Save(sample()); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	for _, op := range []atomicfile.Op{atomicfile.OpCreateTemp, atomicfile.OpWrite, atomicfile.OpSync, atomicfile.OpRename} {
+		s.FS = atomicfile.FailOn(op, errors.New("injected: no space left on device"))
+		f := sample()
+		f.Clients["cid"].AccessToken = "NEW"
+		if err := s.Save(f); err == nil {
+			t.Fatalf("%s: Save succeeded", op)
+		}
+		after, _ := os.ReadFile(path)
+		if string(after) != string(before) {
+			t.Fatalf("%s: store changed", op)
+		}
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			if strings.Contains(e.Name(), ".tmp-") {
+				t.Fatalf("%s: temp file %s left", op, e.Name())
+			}
+		}
+	}
+}
+
+func TestLooseStoreIsTightenedOnWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	s := &Store{Path: path}
+	s.Save(sample())
+	os.Chmod(path, 0o644)
+	if mode, loose := LoosePermissions(path); !loose || mode != 0o644 {
+		t.Fatalf("LoosePermissions = %o, %v", mode, loose)
+	}
+	s.Save(sample())
+	if _, loose := LoosePermissions(path); loose {
+		t.Fatal("still loose after a write")
+	}
+}
+
+func TestConcurrentUpdatesAllLand(t *testing.T) {
+	s := &Store{Path: filepath.Join(t.TempDir(), "tokens.json")}
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			id := string(rune('a' + i))
+			err := s.Update(context.Background(), func(f *File) error {
+				f.Clients[id] = &Entry{ClientID: id, AccessToken: id}
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	f, err := s.Load()
+	if err != nil || len(f.Clients) != 20 {
+		t.Fatalf("%d entries, %v: an update was lost", len(f.Clients), err)
+	}
+}
+
+func TestPending(t *testing.T) {
+	s := &Store{Path: filepath.Join(t.TempDir(), "tokens.json")}
+	ctx := context.Background()
+	add := func(id, state string, at time.Time) {
+		p := &Pending{ClientID: id, State: state, Verifier: "v-" + state, CreatedAt: at, ExpiresAt: at.Add(PendingTTL)}
+		if err := s.AddPending(ctx, p, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.TakePending(ctx, "", "", t0); !isNoPending(err, false) {
+		t.Fatalf("empty: %v", err)
+	}
+	add("a", "s1", t0)
+	add("b", "s2", t0.Add(time.Minute))
+	add("a", "s3", t0.Add(2*time.Minute))
+	if fi, _ := os.Stat(s.PendingPath()); fi.Mode().Perm() != 0o600 {
+		t.Errorf("pending mode %o", fi.Mode().Perm())
+	}
+	now := t0.Add(3 * time.Minute)
+	// By state.
+	p, err := s.TakePending(ctx, "s2", "", now)
+	if err != nil || p.Verifier != "v-s2" {
+		t.Fatalf("by state: %+v %v", p, err)
+	}
+	// Used once.
+	if _, err := s.TakePending(ctx, "s2", "", now); !errors.As(err, new(*StateMismatchError)) {
+		t.Fatalf("reuse: %v", err)
+	}
+	// Newest of a client for a bare code.
+	p, err = s.TakePending(ctx, "", "a", now)
+	if err != nil || p.State != "s3" {
+		t.Fatalf("newest: %+v %v", p, err)
+	}
+	// Expired.
+	if _, err := s.TakePending(ctx, "s1", "", t0.Add(11*time.Minute)); !isNoPending(err, true) {
+		t.Fatalf("expired: %v", err)
+	}
+}
+
+func isNoPending(err error, expired bool) bool {
+	var np *NoPendingError
+	return errors.As(err, &np) && np.Expired == expired && np.ExitCode() == 2
+}
+
+// FuzzDecode: any bytes either decode into a store that encodes and decodes
+// to the same thing, or are refused with an error; never a panic.
+func FuzzDecode(f *testing.F) {
+	good, _ := Encode(sample())
+	f.Add(good)
+	f.Add([]byte(`{"version":1,"clients":{}}`))
+	f.Add([]byte(`{"version":1,"clients":{"a":{"client_id":"a","expiry":"2026-01-01T00:00:00Z"}}}`))
+	f.Add([]byte(`{"version":1,"clients":{"a":{"client_id":"a","expiry":"not a time"}}}`))
+	f.Add([]byte("\xef\xbb\xbf{}"))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := Decode(data)
+		if err != nil {
+			if file != nil {
+				t.Fatal("an error with a file")
+			}
+			return
+		}
+		enc, err := Encode(file)
+		if err != nil {
+			t.Fatalf("a decoded store does not encode: %v", err)
+		}
+		again, err := Decode(enc)
+		if err != nil {
+			t.Fatalf("re-decode: %v\n%s", err, enc)
+		}
+		a, _ := json.Marshal(file)
+		b, _ := json.Marshal(again)
+		if string(a) != string(b) {
+			t.Fatalf("round trip changed the store:\n%s\n%s", a, b)
+		}
+	})
+}
