@@ -551,3 +551,25 @@ func sniffContentType(body string) string {
 	}
 	return "text/plain; charset=utf-8"
 }
+
+// Secrets returns every secret value the fake has handed out or taken in:
+// authorization codes, the PKCE verifiers sent to
+// redeem them, and every access and refresh token, so tests can check that
+// none of them reaches output it must not reach.
+func (f *Fake) Secrets() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for c := range f.codes {
+		out = append(out, c)
+	}
+	for v := range f.tokens {
+		out = append(out, v)
+	}
+	for _, r := range f.requests {
+		if v := r.Form.Get("code_verifier"); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,402 @@
+package cli_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twauth/twauth/internal/store"
+	"github.com/twauth/twauth/internal/xtest"
+)
+
+const scopes = "tweet.read tweet.write users.read follows.read offline.access"
+
+func TestTokenFastPathNeedsNoNetwork(t *testing.T) {
+	w := newWorld(t)
+	access, _ := w.seed(publicID, scopes, t0.Add(2*time.Hour), false)
+	r := w.run("token", "--client-id", publicID)
+	if r.code != 0 || r.stdout != access+"\n" || r.stderr != "" {
+		t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if n := len(w.srv.Requests()); n != 0 {
+		t.Fatalf("%d requests to X on the fast path", n)
+	}
+	mustExist(t, w.cfg, false)
+
+	// The only app in the store needs no --client-id.
+	if r := w.run("token"); r.code != 0 || r.stdout != access+"\n" {
+		t.Fatalf("token without a client id: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	// --json.
+	r = w.run("token", "--json")
+	m := decodeJSON(t, r.stdout)
+	if m["access_token"] != access || m["token_type"] != "bearer" || m["expires_at"] != "2026-12-01T12:00:00Z" || m["scope"] != scopes || m["refresh_token"] != nil {
+		t.Fatalf("token --json = %v", m)
+	}
+}
+
+func TestTokenExpiryEdge(t *testing.T) {
+	for _, tc := range []struct {
+		left    time.Duration
+		refresh bool
+	}{
+		{5*time.Minute + time.Second, false},
+		{5 * time.Minute, true}, // exactly --min-valid: not "longer than"
+		{time.Minute, true},
+		{-time.Hour, true},
+	} {
+		t.Run(tc.left.String(), func(t *testing.T) {
+			w := newWorld(t)
+			access, _ := w.seed(publicID, scopes, t0.Add(tc.left), false)
+			r := w.run("token", "--client-id", publicID, "--min-valid", "5m")
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s", r.code, r.stderr)
+			}
+			refreshed := w.srv.CountGrant("refresh_token") == 1
+			if refreshed != tc.refresh {
+				t.Fatalf("refreshed = %v, want %v", refreshed, tc.refresh)
+			}
+			if got := strings.TrimSpace(r.stdout); (got == access) == tc.refresh {
+				t.Fatalf("printed %q (old %q)", got, access)
+			}
+		})
+	}
+}
+
+func TestTokenRefreshSavesRotationAndConfig(t *testing.T) {
+	w := newWorld(t)
+	const head = "# keep\nclientId = \"" + publicID + "\"\ntoken = \"stale\" # trailing\n"
+	w.writeConfig(head)
+	_, oldRefresh := w.seed(publicID, scopes, t0.Add(time.Minute), false)
+	r := w.run("token")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	e := w.entry(publicID)
+	if r.stdout != e.AccessToken+"\n" || e.RefreshToken == oldRefresh || !w.srv.IsValidRefreshToken(e.RefreshToken) || w.srv.IsValidRefreshToken(oldRefresh) {
+		t.Fatalf("rotation not saved: %+v", e)
+	}
+	if !e.Expiry.Equal(t0.Add(2 * time.Hour)) {
+		t.Errorf("expiry %v", e.Expiry)
+	}
+	want := "# keep\nclientId = \"" + publicID + "\"\ntoken = \"" + e.AccessToken + "\" # trailing\n"
+	if got := w.readConfig(); got != want {
+		t.Errorf("Config.toml =\n%s\nwant\n%s", got, want)
+	}
+	tr := w.tokenRequests()[0]
+	if tr.RawBody != "client_id="+publicID+"&grant_type=refresh_token&refresh_token="+oldRefresh || tr.Header.Get("Authorization") != "" {
+		t.Errorf("refresh request %q auth %q", tr.RawBody, tr.Header.Get("Authorization"))
+	}
+}
+
+func TestTokenDoesNotCreateConfig(t *testing.T) {
+	w := newWorld(t)
+	w.seed(publicID, scopes, t0, false)
+	if r := w.run("token", "--client-id", publicID); r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	mustExist(t, w.cfg, false)
+}
+
+func TestTokenLoginNeeded(t *testing.T) {
+	w := newWorld(t)
+	r := w.run("token", "--client-id", publicID)
+	if r.code != 4 || !strings.Contains(r.stderr, "no token is stored for client id "+publicID+": run twauth login") {
+		t.Fatalf("empty store: exit %d\n%s", r.code, r.stderr)
+	}
+	// No refresh token.
+	w.srv.IssueTokens(publicID, "tweet.read")
+	s := &store.Store{Path: w.store}
+	s.Update(context.Background(), func(f *store.File) error {
+		f.Clients[publicID] = &store.Entry{ClientID: publicID, AccessToken: "dead", TokenType: "bearer", Expiry: t0.Add(-time.Minute)}
+		return nil
+	})
+	r = w.run("token", "--client-id", publicID)
+	if r.code != 4 || !strings.Contains(r.stderr, "has no refresh token") {
+		t.Fatalf("no refresh token: exit %d\n%s", r.code, r.stderr)
+	}
+	if len(w.srv.Requests()) != 0 {
+		t.Fatal("a request was made without a refresh token")
+	}
+}
+
+func TestReusedRefreshTokenIsLoginNeeded(t *testing.T) {
+	w := newWorld(t)
+	_, rt := w.seed(publicID, scopes, t0, false)
+	if r := w.run("refresh", "--client-id", publicID); r.code != 0 {
+		t.Fatalf("first refresh: exit %d\n%s", r.code, r.stderr)
+	}
+	// A second machine still holds the old refresh token.
+	r := w.run("refresh", "--client-id", publicID, "--refresh-token", rt)
+	if r.code != 4 {
+		t.Fatalf("exit %d, want 4\n%s", r.code, r.stderr)
+	}
+	for _, s := range []string{"--refresh-token or TWAUTH_REFRESH_TOKEN", "already used (X rotates it on every refresh)", "run twauth login"} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+		}
+	}
+	// The rotated token in the store still works.
+	if r := w.run("refresh", "--client-id", publicID); r.code != 0 {
+		t.Fatalf("refresh with the stored token: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func TestConcurrentTokenCallsRefreshOnce(t *testing.T) {
+	w := newWorld(t)
+	w.seed(publicID, scopes, t0.Add(time.Minute), false)
+	// Slow X down so that every caller finds the token expiring.
+	w.srv.InjectTokenFault(xtest.Fault{Delay: 200 * time.Millisecond})
+	const n = 20
+	var wg sync.WaitGroup
+	results := make([]result, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			results[i] = w.run("token", "--client-id", publicID)
+		}(i)
+	}
+	wg.Wait()
+	if got := w.srv.CountGrant("refresh_token"); got != 1 {
+		t.Fatalf("%d refresh requests from %d concurrent callers, want 1", got, n)
+	}
+	e := w.entry(publicID)
+	for i, r := range results {
+		if r.code != 0 || r.stdout != e.AccessToken+"\n" {
+			t.Errorf("caller %d: exit %d stdout %q\n%s", i, r.code, r.stdout, r.stderr)
+		}
+	}
+	if !w.srv.IsValidRefreshToken(e.RefreshToken) {
+		t.Error("the rotated refresh token in the store is not the live one")
+	}
+}
+
+func TestRefreshTransientFailures(t *testing.T) {
+	t.Run("503 then success", func(t *testing.T) {
+		w := newWorld(t)
+		w.seed(publicID, scopes, t0, false)
+		w.srv.InjectTokenFault(xtest.Fault{Status: 503, Body: `{"title":"Service Unavailable"}`})
+		if r := w.run("refresh", "--client-id", publicID); r.code != 0 {
+			t.Fatalf("exit %d\n%s", r.code, r.stderr)
+		}
+		if len(w.tokenRequests()) != 2 || len(w.sleeps) != 1 {
+			t.Fatalf("%d requests, waits %v", len(w.tokenRequests()), w.sleeps)
+		}
+	})
+	t.Run("Retry-After", func(t *testing.T) {
+		w := newWorld(t)
+		w.seed(publicID, scopes, t0, false)
+		w.srv.InjectTokenFault(xtest.Fault{Status: 429, Header: http.Header{"Retry-After": {"12"}}, Body: `{"title":"Too Many Requests"}`})
+		if r := w.run("refresh", "--client-id", publicID); r.code != 0 {
+			t.Fatalf("exit %d\n%s", r.code, r.stderr)
+		}
+		if len(w.sleeps) != 1 || w.sleeps[0] != 12*time.Second {
+			t.Fatalf("waits %v, want [12s]", w.sleeps)
+		}
+	})
+	t.Run("lost response", func(t *testing.T) {
+		w := newWorld(t)
+		w.seed(publicID, scopes, t0, false)
+		w.srv.InjectTokenFault(xtest.Fault{DropAfterProcessing: true})
+		r := w.run("refresh", "--client-id", publicID)
+		if r.code != 1 || !strings.Contains(r.stderr, "X may already have used the refresh token") {
+			t.Fatalf("exit %d\n%s", r.code, r.stderr)
+		}
+		if len(w.tokenRequests()) != 1 {
+			t.Fatal("a refresh whose answer was lost was sent again")
+		}
+		// X did rotate: the stored token is dead now, and twauth says so.
+		if r := w.run("refresh", "--client-id", publicID); r.code != 4 {
+			t.Fatalf("after the lost response: exit %d\n%s", r.code, r.stderr)
+		}
+	})
+}
+
+func TestRefreshJSONAndSeedFromEnvironment(t *testing.T) {
+	w := newWorld(t)
+	_, rt := w.srv.IssueTokens(publicID, scopes)
+	w.env["TWAUTH_REFRESH_TOKEN"] = rt
+	w.env["TWAUTH_CLIENT_ID"] = publicID
+	r := w.run("refresh", "--json", "--refresh-token-key", "refreshToken")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	m := decodeJSON(t, r.stdout)
+	e := w.entry(publicID)
+	if m["refresh_token"] != e.RefreshToken || m["access_token"] != e.AccessToken || m["expires_at"] != "2026-12-01T12:00:00Z" || e.RefreshToken == rt {
+		t.Fatalf("refresh --json = %v, store %+v", m, e)
+	}
+	// Config.toml created, 0600, with both keys.
+	want := "token = \"" + e.AccessToken + "\"\nrefreshToken = \"" + e.RefreshToken + "\"\n"
+	if got := w.readConfig(); got != want {
+		t.Errorf("Config.toml =\n%s\nwant\n%s", got, want)
+	}
+	if m := fileMode(t, w.cfg); m != 0o600 {
+		t.Errorf("mode %o", m)
+	}
+}
+
+func TestConfidentialRefreshNeedsSecret(t *testing.T) {
+	w := newWorld(t)
+	w.seed(confID, scopes, t0, true)
+	r := w.run("token", "--client-id", confID)
+	if r.code != 2 || !strings.Contains(r.stderr, "confidential client") || len(w.srv.Requests()) != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	w.env["TWAUTH_CLIENT_SECRET"] = confSecret
+	r = w.run("token", "--client-id", confID)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if auth := w.tokenRequests()[0].Header.Get("Authorization"); !strings.HasPrefix(auth, "Basic ") {
+		t.Fatalf("Authorization %q", auth)
+	}
+}
+
+func TestTwoClientsSideBySide(t *testing.T) {
+	w := newWorld(t)
+	a1, _ := w.seed(publicID, scopes, t0.Add(time.Hour), false)
+	w.env["TWAUTH_CLIENT_SECRET"] = confSecret
+	a2, _ := w.seed(confID, scopes, t0.Add(time.Minute), true)
+	r := w.run("token", "--client-id", confID)
+	if r.code != 0 || strings.TrimSpace(r.stdout) == a2 {
+		t.Fatalf("exit %d %q\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := w.run("token", "--client-id", publicID); r.stdout != a1+"\n" {
+		t.Fatalf("the other app's token changed: %q", r.stdout)
+	}
+	if r := w.run("token"); r.code != 2 || !strings.Contains(r.stderr, "several apps") {
+		t.Fatalf("no client id with two apps: exit %d\n%s", r.code, r.stderr)
+	}
+	f := w.readStore()
+	if len(f.Clients) != 2 || f.Clients[publicID].AccessToken != a1 {
+		t.Fatalf("store = %+v", f.Clients)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	w := newWorld(t)
+	if r := w.run("status", "--client-id", publicID); r.code != 4 || !strings.Contains(r.stderr, "nothing is stored") {
+		t.Fatalf("empty: exit %d\n%s", r.code, r.stderr)
+	}
+	w.seed(publicID, scopes, t0.Add(90*time.Minute), false)
+	r := w.run("status", "--verify")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	for _, s := range []string{
+		"Client id      " + publicID + " (public client)",
+		"Config.toml    " + w.cfg + ", key token",
+		"Token store    " + w.store,
+		"Scopes         " + scopes,
+		"Access token   expires 2026-12-01 11:30:00 UTC (in 1h30m)",
+		"Refresh token  held",
+		"Verified       yes",
+	} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("status lacks %q:\n%s", s, r.stdout)
+		}
+	}
+	m := decodeJSON(t, w.run("status", "--json").stdout)
+	if m["client_type"] != "public" || m["refresh_token_held"] != true || m["expires_in_seconds"] != float64(5400) || m["expired"] != false {
+		t.Fatalf("status --json = %v", m)
+	}
+	for k := range m {
+		if strings.Contains(k, "access_token") || k == "refresh_token" {
+			t.Errorf("status --json shows %s", k)
+		}
+	}
+	w.clock.Advance(2 * time.Hour)
+	r = w.run("status", "--verify")
+	if r.code != 4 || !strings.Contains(r.stdout, "expired 2026-12-01 11:30:00 UTC (30m ago)") {
+		t.Fatalf("expired: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestRevoke(t *testing.T) {
+	for _, confidential := range []bool{false, true} {
+		t.Run(fmt.Sprint("confidential=", confidential), func(t *testing.T) {
+			w := newWorld(t)
+			id := publicID
+			if confidential {
+				id = confID
+				w.env["TWAUTH_CLIENT_SECRET"] = confSecret
+			}
+			w.writeConfig("# app\nclientId = \"" + id + "\"\n\n[other]\nx = 1\n")
+			if r := w.run("login", "--refresh-token-key", "other.refreshToken"); r.code != 0 {
+				t.Fatalf("login: exit %d\n%s", r.code, r.stderr)
+			}
+			e := w.entry(id)
+			w.srv.ResetRequests()
+			r := w.run("revoke")
+			if r.code != 0 {
+				t.Fatalf("revoke: exit %d\n%s", r.code, r.stderr)
+			}
+			reqs := w.srv.Requests()
+			if len(reqs) != 2 {
+				t.Fatalf("%d revoke requests", len(reqs))
+			}
+			for i, hint := range []string{"refresh_token", "access_token"} {
+				tok := e.RefreshToken
+				if i == 1 {
+					tok = e.AccessToken
+				}
+				if reqs[i].Path != xtest.RevokePath || reqs[i].Form.Get("token") != tok || reqs[i].Form.Get("token_type_hint") != hint {
+					t.Errorf("request %d = %s %v", i, reqs[i].Path, reqs[i].Form)
+				}
+				hasBasic := strings.HasPrefix(reqs[i].Header.Get("Authorization"), "Basic ")
+				if hasBasic != confidential || reqs[i].Form.Has("client_id") == confidential {
+					t.Errorf("request %d: client auth wrong for confidential=%v: %q %v", i, confidential, reqs[i].Header.Get("Authorization"), reqs[i].Form)
+				}
+			}
+			if w.srv.IsValidAccessToken(e.AccessToken) || w.srv.IsValidRefreshToken(e.RefreshToken) {
+				t.Error("tokens still valid at X")
+			}
+			if got, want := w.readConfig(), "# app\nclientId = \""+id+"\"\n\n[other]\nx = 1\n"; got != want {
+				t.Errorf("Config.toml after revoke =\n%q\nwant\n%q", got, want)
+			}
+			if w.entry(id) != nil {
+				t.Error("store entry kept")
+			}
+			// Nothing left: exit 4.
+			if r := w.run("revoke"); r.code != 4 {
+				t.Errorf("second revoke: exit %d", r.code)
+			}
+		})
+	}
+}
+
+func TestRevokeAlreadyInvalidCounts(t *testing.T) {
+	w := newWorld(t)
+	access, refresh := w.seed(publicID, scopes, t0.Add(time.Hour), false)
+	w.srv.RevokeToken(refresh)
+	w.srv.RevokeToken(access)
+	r := w.run("revoke", "--client-id", publicID)
+	if r.code != 0 || w.entry(publicID) != nil {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func TestRevokeOfflineKeepsEverything(t *testing.T) {
+	w := newWorld(t)
+	w.seed(publicID, scopes, t0.Add(time.Hour), false)
+	before, _ := os.ReadFile(w.store)
+	w.srv.InjectFault(xtest.RevokePath, xtest.Fault{Status: 503})
+	w.srv.InjectFault(xtest.RevokePath, xtest.Fault{Status: 503})
+	w.srv.InjectFault(xtest.RevokePath, xtest.Fault{Status: 503})
+	w.srv.InjectFault(xtest.RevokePath, xtest.Fault{Status: 503})
+	r := w.run("revoke", "--client-id", publicID)
+	if r.code != 1 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	after, _ := os.ReadFile(w.store)
+	if string(before) != string(after) {
+		t.Fatal("the store changed although X could not revoke")
+	}
+}
