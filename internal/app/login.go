@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -146,16 +147,47 @@ func (a *App) checkLogin() error {
 	if a.secretNote != "" {
 		a.warn("%s", a.secretNote)
 	}
-	for _, sc := range a.s.Scopes {
-		if !knownScopes[sc] {
-			a.warn("scope %q is not one X documents: X may refuse the login (see twauth login --help)", sc)
-		}
-	}
-	if !hasScopes(strings.Join(a.s.Scopes, " "), "offline.access") {
-		a.warn("without the offline.access scope X issues no refresh token: the access token dies in 2 hours and twauth cannot renew it")
+	for _, w := range scopeWarnings(a.s.AuthURL, a.s.Scopes) {
+		a.warn("%s", w)
 	}
 	a.gitWarning()
 	return nil
+}
+
+// scopeWarnings says what in scopes X would refuse or regret. Scope names
+// are the server's own, so only an authorize URL of X (the default) gets the
+// check against X's list; any server's refresh scope counts, X's
+// offline.access or OpenID Connect's offline_access.
+func scopeWarnings(authURL string, scopes []string) []string {
+	var ws []string
+	if isXAuthURL(authURL) {
+		for _, sc := range scopes {
+			if !knownScopes[sc] {
+				ws = append(ws, fmt.Sprintf("scope %q is not one X documents: X may refuse the login (see twauth login --help)", sc))
+			}
+		}
+	}
+	joined := strings.Join(scopes, " ")
+	if !hasScopes(joined, "offline.access") && !hasScopes(joined, "offline_access") {
+		ws = append(ws, "without the offline.access scope X issues no refresh token: the access token dies in 2 hours and twauth cannot renew it")
+	}
+	return ws
+}
+
+// isXAuthURL reports whether authURL (empty: the default) is X's.
+func isXAuthURL(authURL string) bool {
+	if authURL == "" {
+		return true
+	}
+	u, err := url.Parse(authURL)
+	if err != nil {
+		return false
+	}
+	switch strings.ToLower(u.Hostname()) {
+	case "x.com", "twitter.com", "www.x.com", "www.twitter.com", "api.x.com", "api.twitter.com":
+		return true
+	}
+	return false
 }
 
 // knownScopes are the scopes X documents.
