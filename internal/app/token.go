@@ -93,6 +93,12 @@ func (a *App) Token(ctx context.Context, o TokenOptions) error {
 				return err
 			}
 		}
+		if refreshed && !fresh(e) {
+			// A server whose tokens live less than --min-valid (zitadel's
+			// example OP: 5 minutes) would be asked on every call.
+			a.warn("the new access token is valid for only %s, not more than --min-valid %s: every twauth token will refresh; lower --min-valid",
+				e.Expiry.Sub(a.now()).Round(time.Second), o.MinValid)
+		}
 	}
 	if a.s.JSON {
 		return a.printJSON(tokenJSON(e, false))

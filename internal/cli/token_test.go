@@ -400,3 +400,22 @@ func TestRevokeOfflineKeepsEverything(t *testing.T) {
 		t.Fatal("the store changed although X could not revoke")
 	}
 }
+
+func TestTokenWarnsWhenMinValidExceedsTheLifetime(t *testing.T) {
+	w := newWorld(t)
+	w.seed(publicID, scopes, t0.Add(time.Minute), false)
+	r := w.run("token", "--client-id", publicID, "--min-valid", "3h")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if w.srv.CountGrant("refresh_token") != 1 {
+		t.Fatalf("%d refreshes, want 1", w.srv.CountGrant("refresh_token"))
+	}
+	want := "the new access token is valid for only 2h0m0s, not more than --min-valid 3h0m0s: every twauth token will refresh; lower --min-valid"
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr = %q, want the warning %q", r.stderr, want)
+	}
+	if r.stdout != w.entry(publicID).AccessToken+"\n" {
+		t.Errorf("stdout = %q", r.stdout)
+	}
+}
