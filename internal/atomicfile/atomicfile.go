@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -34,6 +35,11 @@ type Options struct {
 	Private bool
 	// FS is the filesystem. nil means the real one (OSFS).
 	FS FS
+	// Locked says the caller holds the file's lock (see Lock), so no other
+	// Write of this file is under way: after a successful write, Write
+	// removes the temporary files that writes killed before their rename
+	// left behind. They may hold secrets (a rotated refresh token).
+	Locked bool
 }
 
 const (
@@ -148,7 +154,25 @@ func Write(path string, data []byte, opts Options) (err error) {
 		return fmt.Errorf("write %s: %s %s: %w (the new content is in place but may not survive a crash)",
 			path, OpSyncDir, dir, unwrapPath(err))
 	}
+	if opts.Locked {
+		removeStale(fsys, dir, base)
+	}
 	return nil
+}
+
+// removeStale removes, best effort, the temporary files of base in dir that
+// a Write killed between CreateTemp and Rename left behind.
+func removeStale(fsys FS, dir, base string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := "." + base + ".tmp-"
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) && e.Type().IsRegular() {
+			_ = fsys.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 func writeAll(w io.Writer, data []byte) error {

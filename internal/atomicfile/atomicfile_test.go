@@ -409,3 +409,40 @@ func BenchmarkWrite1MB(b *testing.B) {
 		}
 	}
 }
+
+func TestWriteLockedRemovesStaleTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tokens.json")
+	stale := []string{".tokens.json.tmp-123", ".tokens.json.tmp-456"}
+	keep := []string{".other.json.tmp-1", "tokens.json.tmp-1", "notes"}
+	for _, n := range append(append([]string{}, stale...), keep...) {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("secret"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Without Locked another writer may own them: they stay.
+	if err := Write(path, []byte("v1"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range stale {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s removed by an unlocked Write", n)
+		}
+	}
+	if err := Write(path, []byte("v2"), Options{Locked: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range stale {
+		if _, err := os.Stat(filepath.Join(dir, n)); !os.IsNotExist(err) {
+			t.Errorf("%s not removed: %v", n, err)
+		}
+	}
+	for _, n := range keep {
+		if _, err := os.Stat(filepath.Join(dir, n)); err != nil {
+			t.Errorf("%s removed, but it is not a temp file of tokens.json", n)
+		}
+	}
+	if data, _ := os.ReadFile(path); string(data) != "v2" {
+		t.Errorf("content %q", data)
+	}
+}

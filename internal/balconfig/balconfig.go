@@ -90,7 +90,7 @@ func Edit(ctx context.Context, path string, lockTimeout time.Duration, fn func(d
 	if bytes.Equal(doc.data, before) {
 		return nil
 	}
-	return WriteDoc(path, doc, atomicfile.Options{Private: true})
+	return WriteDoc(path, doc, atomicfile.Options{Private: true, Locked: true})
 }
 
 // WriteDoc writes d to path atomically with atomicfile.Write, for a caller

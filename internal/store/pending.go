@@ -84,7 +84,7 @@ func (s *Store) updatePending(ctx context.Context, fn func(pf *pendingFile) erro
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(path, append(data, '\n'), atomicfile.Options{Private: true, FS: s.FS}); err != nil {
+	if err := atomicfile.Write(path, append(data, '\n'), atomicfile.Options{Private: true, FS: s.FS, Locked: true}); err != nil {
 		return fmt.Errorf("save pending logins: %w", err)
 	}
 	return nil

@@ -209,7 +209,7 @@ func (s *Store) Save(f *File) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(s.Path, data, atomicfile.Options{Private: true, FS: s.FS}); err != nil {
+	if err := atomicfile.Write(s.Path, data, atomicfile.Options{Private: true, FS: s.FS, Locked: true}); err != nil {
 		return fmt.Errorf("save the token store: %w", err)
 	}
 	return nil
