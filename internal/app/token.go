@@ -170,6 +170,9 @@ func (a *App) refreshLocked(ctx context.Context, explicitRT string, fresh func(*
 		rt = old.RefreshToken
 	}
 	tok, err := a.client.Refresh(ctx, rt)
+	if err != nil && explicitRT == "" {
+		tok, err = a.recoverOrphan(ctx, id, rt, tok, err)
+	}
 	if err != nil {
 		var se *oauth.ServerError
 		if explicitRT != "" && errors.As(err, &se) && se.Rejected() {
@@ -189,6 +192,35 @@ func (a *App) refreshLocked(ctx context.Context, explicitRT string, fresh func(*
 		return e, true, &SaveError{Path: a.store.Path, Err: err}
 	}
 	return e, true, nil
+}
+
+// maxOrphans bounds the refresh attempts recoverOrphan makes.
+const maxOrphans = 3
+
+// recoverOrphan handles a stored refresh token that X rejected. A twauth
+// killed after X rotated the token but before its store replaced the old
+// one may have left the new token in a temporary store file: recoverOrphan
+// tries those (newest first) and returns the first token set X grants, or
+// the original error.
+func (a *App) recoverOrphan(ctx context.Context, id, rt string, tok *oauth.Token, err error) (*oauth.Token, error) {
+	var se *oauth.ServerError
+	if !errors.As(err, &se) || !se.Rejected() {
+		return tok, err
+	}
+	for i, o := range a.store.Orphans(id, rt) {
+		if i == maxOrphans {
+			break
+		}
+		t, rerr := a.client.Refresh(ctx, o.Entry.RefreshToken)
+		if rerr == nil {
+			a.warn("X had already rotated the stored refresh token; its successor was recovered from %s, left by an interrupted twauth", o.Path)
+			return t, nil
+		}
+		if !errors.As(rerr, &se) || !se.Rejected() {
+			return nil, rerr
+		}
+	}
+	return tok, err
 }
 
 // writeConfig copies a refreshed token set into Config.toml.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -417,5 +418,68 @@ func TestTokenWarnsWhenMinValidExceedsTheLifetime(t *testing.T) {
 	}
 	if r.stdout != w.entry(publicID).AccessToken+"\n" {
 		t.Errorf("stdout = %q", r.stdout)
+	}
+}
+
+// A twauth killed after X rotated the refresh token, but before the new
+// store replaced the old one, leaves the successor in a temporary store
+// file. The next refresh finds the stored token rejected and recovers.
+func TestRefreshRecoversTheTokenAKilledTwauthLeft(t *testing.T) {
+	w := newWorld(t)
+	_, oldRefresh := w.seed(publicID, scopes, t0.Add(time.Minute), false)
+	before, err := os.ReadFile(w.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := w.run("refresh", "--client-id", publicID); r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	rotated, err := os.ReadFile(w.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	successor := w.entry(publicID).RefreshToken
+	// Put the world back as the kill left it: the old store in place, the
+	// new one under a temp name, plus a temp file cut short.
+	orphan := filepath.Join(filepath.Dir(w.store), ".tokens.json.tmp-4242")
+	for path, data := range map[string][]byte{
+		w.store: before,
+		orphan:  rotated,
+		filepath.Join(filepath.Dir(w.store), ".tokens.json.tmp-1"): rotated[:len(rotated)/2],
+	} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r := w.run("refresh", "--client-id", publicID)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "its successor was recovered from "+orphan) {
+		t.Errorf("stderr = %q, want the recovery named", r.stderr)
+	}
+	e := w.entry(publicID)
+	if !w.srv.IsValidRefreshToken(e.RefreshToken) || e.RefreshToken == successor || e.RefreshToken == oldRefresh {
+		t.Fatalf("store holds %q: not a fresh rotation of the recovered token", e.RefreshToken)
+	}
+	// The requests: the old token (rejected), then the recovered one.
+	reqs := w.tokenRequests()
+	if n := len(reqs); n != 3 || reqs[1].Form.Get("refresh_token") != oldRefresh || reqs[2].Form.Get("refresh_token") != successor {
+		t.Fatalf("token requests: %+v", reqs)
+	}
+	ents, _ := os.ReadDir(filepath.Dir(w.store))
+	for _, de := range ents {
+		if strings.Contains(de.Name(), ".tmp-") {
+			t.Errorf("temp file %s left after a successful save", de.Name())
+		}
+	}
+
+	// With nothing to recover, a rejected token is still "log in again".
+	if err := os.WriteFile(w.store, before, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.run("refresh", "--client-id", publicID); r.code != 4 || !strings.Contains(r.stderr, "twauth login") {
+		t.Fatalf("exit %d, want 4\n%s", r.code, r.stderr)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/twauth/twauth/internal/atomicfile"
@@ -242,3 +243,64 @@ func LoosePermissions(path string) (os.FileMode, bool) {
 	}
 	return fi.Mode().Perm(), fi.Mode().Perm()&0o077 != 0
 }
+
+// Orphan is the entry of a client in a temporary store file that a twauth
+// killed between writing it and renaming it over the store left behind.
+type Orphan struct {
+	Path  string
+	Entry *Entry
+}
+
+// Orphans returns, newest first, the entries for clientID that the
+// leftover temporary files of the store hold with a refresh token other
+// than current. Such a file may hold the only copy of a refresh token that
+// X rotated just before the kill. Files that do not parse (a write cut
+// short) are skipped. The caller holds the lock.
+func (s *Store) Orphans(clientID, current string) []Orphan {
+	target := s.Path
+	if t, err := filepath.EvalSymlinks(s.Path); err == nil {
+		target = t
+	}
+	dir, prefix := filepath.Dir(target), "."+filepath.Base(target)+".tmp-"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	type found struct {
+		Orphan
+		mod time.Time
+	}
+	var fs []found
+	for _, de := range entries {
+		if !strings.HasPrefix(de.Name(), prefix) || !de.Type().IsRegular() {
+			continue
+		}
+		p := filepath.Join(dir, de.Name())
+		info, err := de.Info()
+		if err != nil || info.Size() > maxOrphanSize {
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		f, err := Decode(data)
+		if err != nil {
+			continue
+		}
+		e := f.Clients[clientID]
+		if e == nil || e.RefreshToken == "" || e.RefreshToken == current {
+			continue
+		}
+		fs = append(fs, found{Orphan{Path: p, Entry: e}, info.ModTime()})
+	}
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].mod.After(fs[j].mod) })
+	out := make([]Orphan, len(fs))
+	for i, f := range fs {
+		out[i] = f.Orphan
+	}
+	return out
+}
+
+// maxOrphanSize bounds what Orphans reads: a store is a few KB.
+const maxOrphanSize = 1 << 20
