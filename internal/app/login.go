@@ -287,15 +287,23 @@ func (a *App) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry, er
 	if a.s.RefreshTokenKey != "" && tok.RefreshToken == "" {
 		a.warn("X issued no refresh token (the offline.access scope was not granted): %s was not written", a.s.RefreshTokenKey)
 	}
+	stored := false
 	err := balconfig.Edit(ctx, a.cfgPath, a.s.LockTimeout, func(d *balconfig.Doc) error {
 		if err := a.setTokenKeys(d, tok.AccessToken, tok.RefreshToken); err != nil {
 			return err
 		}
-		return a.store.Update(ctx, func(f *store.File) error {
+		err := a.store.Update(ctx, func(f *store.File) error {
 			f.Clients[entry.ClientID] = entry
 			return nil
 		})
+		stored = err == nil
+		return err
 	})
+	if err != nil && stored {
+		// Only the write of Config.toml failed, after the edit was accepted:
+		// X has spent the code, so the tokens stay in the store.
+		return nil, fmt.Errorf("the new tokens are saved in %s, but %s was not updated (%w): once it can be written, twauth refresh writes it", a.store.Path, a.cfgPath, err)
+	}
 	if err != nil {
 		return nil, annotatePath(err, a.cfgPath)
 	}

@@ -76,6 +76,14 @@ func (a *App) Exchange(ctx context.Context, input string) error {
 	if err := a.openStore(); err != nil {
 		return err
 	}
+	// What would keep the tokens from being saved is found before the
+	// pending login is taken and the code spent.
+	if err := a.checkConfigKeys(a.s.TokenKey, a.s.RefreshTokenKey); err != nil {
+		return err
+	}
+	if _, err := a.store.Load(); err != nil {
+		return err
+	}
 	if !p.HasState {
 		a.warn("a bare code carries no state, so twauth cannot check that it comes from the pending login; paste the whole redirect URL when you can")
 	}
@@ -95,9 +103,6 @@ func (a *App) Exchange(ctx context.Context, input string) error {
 	a.s.TokenURL = pend.TokenURL
 	a.client.TokenURL = pend.TokenURL
 	a.s.Scopes = pend.Scopes
-	if err := a.checkConfigKeys(a.s.TokenKey, a.s.RefreshTokenKey); err != nil {
-		return err
-	}
 	a.gitWarning()
 	return a.exchangeAndSave(ctx, p.Code, pend.Verifier, pend.RedirectURI)
 }

@@ -36,7 +36,7 @@ func (c *Client) Revoke(ctx context.Context, token, hint string) (alreadyInvalid
 			// RFC 6749 section 2.3.1: both parts form-encoded first.
 			req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(c.ClientSecret))
 		}
-		a := &attempt{}
+		a := &attempt{secrets: c.sent(token)}
 		resp, body, err := a.do(c.httpClient(), req)
 		if err == nil && resp.StatusCode/100 == 2 {
 			return false, nil
@@ -49,7 +49,7 @@ func (c *Client) Revoke(ctx context.Context, token, hint string) (alreadyInvalid
 				ErrorDescription string `json:"error_description"`
 			}
 			_ = json.Unmarshal(body, &e)
-			oerr := c.serverError(opRevoke, resp, e.Error, e.ErrorDescription)
+			oerr := c.serverError(opRevoke, a, resp, e.Error, e.ErrorDescription)
 			// X: "Value passed for the token was invalid." The token is
 			// dead already, which is what revoking wanted.
 			if resp.StatusCode == http.StatusBadRequest && (oerr.Code == "invalid_request" || oerr.Code == "invalid_token" || oerr.Code == "invalid_grant") {
@@ -112,7 +112,7 @@ func (c *Client) Me(ctx context.Context, accessToken string) (*User, error) {
 		return nil, fmt.Errorf("API URL %q: %w", endpoint, err)
 	}
 	req.Header.Set("Authorization", "Bearer "+accessToken)
-	a := &attempt{}
+	a := &attempt{secrets: c.sent(accessToken)}
 	resp, body, err := a.do(c.httpClient(), req)
 	if err != nil {
 		return nil, c.apiError(opMe, a, endpoint, err)
@@ -123,7 +123,7 @@ func (c *Client) Me(ctx context.Context, accessToken string) (*User, error) {
 	}
 	jerr := json.Unmarshal(body, &out)
 	if resp.StatusCode/100 != 2 {
-		return nil, &APIError{Op: opMe, Status: resp.StatusCode, Detail: clip(out.Detail, 120)}
+		return nil, &APIError{Op: opMe, Status: resp.StatusCode, Detail: clip(a.scrub(out.Detail), 120)}
 	}
 	if jerr != nil || out.Data == nil || out.Data.Username == "" {
 		return nil, &ResponseError{Op: opMe, Status: resp.StatusCode, Reason: "the answer has no data.username"}

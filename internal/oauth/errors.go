@@ -188,7 +188,7 @@ func (c *Client) tokenError(op string, a *attempt, err error) error {
 	host := hostOf(c.orDefault(c.TokenURL, DefaultTokenURL))
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		return c.serverError(op, re.Response, re.ErrorCode, re.ErrorDescription)
+		return c.serverError(op, a, re.Response, re.ErrorCode, re.ErrorDescription)
 	}
 	if errors.Is(err, errTooLarge) {
 		return &ResponseError{Op: op, Status: a.status, Reason: "the answer is larger than 1 MB"}
@@ -213,11 +213,11 @@ func (c *Client) tokenError(op string, a *attempt, err error) error {
 	return &NetworkError{Op: op, Host: host, Err: err}
 }
 
-func (c *Client) serverError(op string, resp *http.Response, code, desc string) *ServerError {
+func (c *Client) serverError(op string, a *attempt, resp *http.Response, code, desc string) *ServerError {
 	e := &ServerError{
 		Op:           op,
-		Code:         clip(code, 60),
-		Description:  clip(desc, 200),
+		Code:         clip(a.scrub(code), 60),
+		Description:  clip(a.scrub(desc), 200),
 		Confidential: c.Confidential(),
 	}
 	if resp != nil {

@@ -71,6 +71,11 @@ func (c *Client) httpClient() *http.Client {
 	return &http.Client{Timeout: 30 * time.Second}
 }
 
+// sent lists the credentials a request carries: vals and the client secret.
+func (c *Client) sent(vals ...string) []string {
+	return append(vals, c.ClientSecret)
+}
+
 func (c *Client) orDefault(v, def string) string {
 	if v != "" {
 		return v
@@ -158,7 +163,7 @@ type Token struct {
 // never retried.
 func (c *Client) Exchange(ctx context.Context, code, verifier, redirectURI string) (*Token, error) {
 	conf := c.oauth2Config(redirectURI)
-	a := &attempt{}
+	a := &attempt{secrets: c.sent(code, verifier)}
 	ctx = a.bind(ctx, c.httpClient())
 	tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
@@ -181,7 +186,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Token, erro
 	conf := c.oauth2Config("")
 	policy := c.Retry.withDefaults()
 	for try := 0; ; try++ {
-		a := &attempt{}
+		a := &attempt{secrets: c.sent(refreshToken)}
 		actx := a.bind(ctx, c.httpClient())
 		// A fresh TokenSource each time: the token source caches nothing
 		// across attempts, and the refresh token is sent as given.

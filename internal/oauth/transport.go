@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/oauth2"
@@ -20,6 +22,24 @@ type attempt struct {
 	status   int
 	header   http.Header
 	mimeType string
+	// secrets are the credentials the request carries: text from the
+	// server is scrubbed of them before it reaches an error message.
+	secrets []string
+}
+
+// scrub hides the request's credentials in text from the server (an
+// error_description that quotes the token it refuses).
+func (a *attempt) scrub(s string) string {
+	for _, v := range a.secrets {
+		if len(v) < 8 {
+			continue
+		}
+		s = strings.ReplaceAll(s, v, "[redacted]")
+		if e := url.QueryEscape(v); e != v {
+			s = strings.ReplaceAll(s, e, "[redacted]")
+		}
+	}
+	return s
 }
 
 var errTooLarge = errors.New("the answer is larger than 1 MB")

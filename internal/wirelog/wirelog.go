@@ -5,6 +5,7 @@ package wirelog
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -63,11 +64,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	t.write(b.String())
 
+	// A server may echo what it was sent (an error_description quoting the
+	// token): the secrets of the request are hidden in the answer too.
+	sent := requestSecrets(req, reqBody)
+
 	resp, err := base.RoundTrip(req)
 	b.Reset()
 	if err != nil {
 		fmt.Fprintf(&b, "< error after %s: %v\n", time.Since(start).Round(time.Millisecond), err)
-		t.write(b.String())
+		t.write(scrub(b.String(), sent))
 		return nil, err
 	}
 	fmt.Fprintf(&b, "< %s (%s)\n", resp.Status, time.Since(start).Round(time.Millisecond))
@@ -81,8 +86,68 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if len(head) > 0 {
 		fmt.Fprintf(&b, "< %s\n", RedactBody(resp.Header.Get("Content-Type"), head))
 	}
-	t.write(b.String())
+	t.write(scrub(b.String(), sent))
 	return resp, nil
+}
+
+// minSecret is the shortest value scrub hides: shorter ones would hide
+// ordinary text, and no credential is that short.
+const minSecret = 8
+
+// requestSecrets returns the secret values req carries: those of secret
+// query and form fields, and the credentials of its Authorization headers
+// (for Basic, the decoded password too, form-decoded as RFC 6749 sends it).
+func requestSecrets(req *http.Request, body []byte) []string {
+	var out []string
+	add := func(form url.Values) {
+		for k, vs := range form {
+			if secretFields[k] {
+				out = append(out, vs...)
+			}
+		}
+	}
+	add(req.URL.Query())
+	if strings.Contains(strings.ToLower(req.Header.Get("Content-Type")), "application/x-www-form-urlencoded") {
+		if form, err := url.ParseQuery(string(body)); err == nil {
+			add(form)
+		}
+	}
+	for _, h := range []string{"Authorization", "Proxy-Authorization"} {
+		for _, v := range req.Header.Values(h) {
+			scheme, cred, ok := strings.Cut(v, " ")
+			if !ok {
+				out = append(out, v)
+				continue
+			}
+			out = append(out, cred)
+			if strings.EqualFold(scheme, "Basic") {
+				if raw, err := base64.StdEncoding.DecodeString(cred); err == nil {
+					if _, pass, ok := strings.Cut(string(raw), ":"); ok {
+						out = append(out, pass)
+						if p, err := url.QueryUnescape(pass); err == nil {
+							out = append(out, p)
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// scrub replaces every occurrence of a secret in s: as is, form-encoded,
+// or escaped as RedactBody's JSON output escapes it.
+func scrub(s string, secrets []string) string {
+	for _, v := range secrets {
+		if len(v) < minSecret {
+			continue
+		}
+		j, _ := json.Marshal(v)
+		for _, form := range []string{v, url.QueryEscape(v), string(j[1 : len(j)-1])} {
+			s = strings.ReplaceAll(s, form, Redacted)
+		}
+	}
+	return s
 }
 
 func (t *Transport) write(s string) {
