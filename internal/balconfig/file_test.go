@@ -244,3 +244,28 @@ func TestGitWarning(t *testing.T) {
 		t.Errorf("no git: %q", w)
 	}
 }
+
+func TestMayBeInWorkTree(t *testing.T) {
+	t.Setenv("GIT_DIR", "")
+	t.Setenv("GIT_WORK_TREE", "")
+	root := t.TempDir()
+	if mayBeInWorkTree(root) {
+		t.Skipf("%s lies in a git work tree: cannot test the negative case here", root)
+	}
+	sub := filepath.Join(root, "a", "b")
+	if err := os.MkdirAll(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A submodule or a linked worktree has a .git file, not a directory.
+	if err := os.WriteFile(filepath.Join(root, "a", ".git"), []byte("gitdir: ../x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if !mayBeInWorkTree(sub) {
+		t.Errorf("%s has a .git above it", sub)
+	}
+	other := t.TempDir()
+	t.Setenv("GIT_DIR", "/some/repo.git")
+	if !mayBeInWorkTree(other) {
+		t.Errorf("GIT_DIR is set: git must be asked")
+	}
+}

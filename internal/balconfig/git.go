@@ -30,6 +30,9 @@ func GitWarning(path string) string {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return ""
 	}
+	if !mayBeInWorkTree(dir) {
+		return ""
+	}
 	run := func(args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), gitTimeout)
 		defer cancel()
@@ -77,4 +80,23 @@ func resolveForGit(path string) string {
 		return filepath.Join(dir, filepath.Base(abs))
 	}
 	return abs
+}
+
+// mayBeInWorkTree reports whether dir could lie in a git work tree: a .git
+// entry in it or above it, or a GIT_DIR / GIT_WORK_TREE in the environment.
+// Outside one, the git processes (a few milliseconds each) are skipped.
+func mayBeInWorkTree(dir string) bool {
+	if os.Getenv("GIT_DIR") != "" || os.Getenv("GIT_WORK_TREE") != "" {
+		return true
+	}
+	for {
+		if _, err := os.Lstat(filepath.Join(dir, ".git")); err == nil {
+			return true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return false
+		}
+		dir = parent
+	}
 }
