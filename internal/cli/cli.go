@@ -69,7 +69,7 @@ func Run(ctx context.Context, deps Deps, args []string) int {
 	if deps.Stderr == nil {
 		deps.Stderr = io.Discard
 	}
-	root := newRootCmd(deps)
+	root := newRootCmd(deps, args)
 	root.SetArgs(args)
 	root.SetIn(deps.Stdin)
 	root.SetOut(deps.Stdout)
@@ -167,7 +167,13 @@ func splitScopes(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })
 }
 
-func newRootCmd(deps Deps) *cobra.Command {
+// newRootCmd builds the command tree for args. When args start with the
+// name of one of twauth's commands, only that command is built, with no
+// completion command: its run, its errors and its --help are the same, and
+// `twauth token` starts without building eight commands it does not run.
+// Anything else (no command, help, completion, a typo to suggest a command
+// for) gets the whole tree.
+func newRootCmd(deps Deps, args []string) *cobra.Command {
 	o := &options{}
 	root := &cobra.Command{
 		Use:   "twauth",
@@ -218,17 +224,34 @@ Exit codes: 0 ok, 1 failure (network, server), 2 usage or configuration error,
 	pf.DurationVar(&o.httpTimeout, "http-timeout", 30*time.Second, "timeout of each request to X")
 	pf.DurationVar(&o.lockTimeout, "lock-timeout", 60*time.Second, "longest wait for another twauth holding the store or Config.toml lock")
 
-	root.AddCommand(
-		newLoginCmd(deps, o),
-		newTokenCmd(deps, o),
-		newRefreshCmd(deps, o),
-		newStatusCmd(deps, o),
-		newRevokeCmd(deps, o),
-		newPKCECmd(deps, o),
-		newURLCmd(deps, o),
-		newExchangeCmd(deps, o),
-		newVersionCmd(deps),
-	)
+	commands := []struct {
+		name string
+		make func() *cobra.Command
+	}{
+		{"login", func() *cobra.Command { return newLoginCmd(deps, o) }},
+		{"token", func() *cobra.Command { return newTokenCmd(deps, o) }},
+		{"refresh", func() *cobra.Command { return newRefreshCmd(deps, o) }},
+		{"status", func() *cobra.Command { return newStatusCmd(deps, o) }},
+		{"revoke", func() *cobra.Command { return newRevokeCmd(deps, o) }},
+		{"pkce", func() *cobra.Command { return newPKCECmd(deps, o) }},
+		{"url", func() *cobra.Command { return newURLCmd(deps, o) }},
+		{"exchange", func() *cobra.Command { return newExchangeCmd(deps, o) }},
+		{"version", func() *cobra.Command { return newVersionCmd(deps) }},
+	}
+	only := -1
+	for i, c := range commands {
+		if len(args) > 0 && args[0] == c.name {
+			only = i
+		}
+	}
+	if only >= 0 {
+		root.CompletionOptions.DisableDefaultCmd = true
+		root.AddCommand(commands[only].make())
+	} else {
+		for _, c := range commands {
+			root.AddCommand(c.make())
+		}
+	}
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 		if c.Args == nil {
