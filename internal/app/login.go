@@ -271,7 +271,9 @@ func (a *App) exchangeAndSave(ctx context.Context, code, verifier, redirect stri
 	if err != nil {
 		return err
 	}
-	entry, err := a.saveLogin(ctx, tok)
+	// The code is spent: from here on, Ctrl-C no longer aborts the save
+	// (it would throw away the grant X just made), only the lookup after it.
+	entry, err := a.saveLogin(context.WithoutCancel(ctx), tok)
 	if err != nil {
 		return err
 	}

@@ -223,9 +223,11 @@ func (a *App) recoverOrphan(ctx context.Context, id, rt string, tok *oauth.Token
 	return tok, err
 }
 
-// writeConfig copies a refreshed token set into Config.toml.
+// writeConfig copies a refreshed token set into Config.toml. It runs after
+// the store holds the rotated tokens, so an interrupt no longer stops it:
+// the two files stay in step.
 func (a *App) writeConfig(ctx context.Context, e *store.Entry) error {
-	err := balconfig.Edit(ctx, a.cfgPath, a.s.LockTimeout, func(d *balconfig.Doc) error {
+	err := balconfig.Edit(context.WithoutCancel(ctx), a.cfgPath, a.s.LockTimeout, func(d *balconfig.Doc) error {
 		return a.setTokenKeys(d, e.AccessToken, e.RefreshToken)
 	})
 	if err != nil {
