@@ -236,7 +236,7 @@ Exit codes: 0 ok, 1 failure (network, server), 2 usage or configuration error,
 		{"pkce", func() *cobra.Command { return newPKCECmd(deps, o) }},
 		{"url", func() *cobra.Command { return newURLCmd(deps, o) }},
 		{"exchange", func() *cobra.Command { return newExchangeCmd(deps, o) }},
-		{"version", func() *cobra.Command { return newVersionCmd(deps) }},
+		{"version", func() *cobra.Command { return newVersionCmd(deps, o) }},
 	}
 	only := -1
 	for i, c := range commands {

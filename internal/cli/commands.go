@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime/debug"
 	"strings"
@@ -194,53 +195,75 @@ be). The tokens are saved exactly as 'twauth login' saves them. X's code expires
 // (-ldflags "-X github.com/twauth/twauth/internal/cli.version=…").
 var version = ""
 
-func newVersionCmd(deps Deps) *cobra.Command {
+func newVersionCmd(deps Deps, o *options) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print twauth's version",
+		Short: "Print twauth's version (--json: version, revision, modified, go)",
 		RunE: run(func(ctx context.Context) error {
+			if o.json {
+				enc := json.NewEncoder(deps.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(readBuild())
+			}
 			_, err := fmt.Fprintln(deps.Stdout, Version())
 			return err
 		}),
 	}
 }
 
-// Version describes this build: the version stamped by the Makefile or the
-// module version, the VCS revision when known, and the Go version.
-func Version() string {
-	v := version
+// buildInfo is what `twauth version --json` prints.
+type buildInfo struct {
+	Version  string `json:"version"`
+	Revision string `json:"revision,omitempty"`
+	Modified bool   `json:"modified,omitempty"`
+	Go       string `json:"go,omitempty"`
+}
+
+// readBuild describes this build: the version stamped by the Makefile or
+// the module version, the VCS revision when known, and the Go version.
+func readBuild() buildInfo {
+	b := buildInfo{Version: version}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
-		if v == "" {
-			v = "(unknown)"
+		if b.Version == "" {
+			b.Version = "(unknown)"
 		}
-		return "twauth " + v
+		return b
 	}
-	if v == "" {
-		v = info.Main.Version
+	if b.Version == "" {
+		b.Version = info.Main.Version
 	}
-	if v == "" {
-		v = "(devel)"
+	if b.Version == "" {
+		b.Version = "(devel)"
 	}
-	out := "twauth " + v
-	var rev, modified string
+	b.Go = info.GoVersion
 	for _, s := range info.Settings {
 		switch s.Key {
 		case "vcs.revision":
-			rev = s.Value
+			b.Revision = s.Value
 		case "vcs.modified":
-			modified = s.Value
+			b.Modified = s.Value == "true"
 		}
 	}
-	if rev != "" && !strings.Contains(v, rev[:min(len(rev), 7)]) {
+	return b
+}
+
+// Version is the one-line form: "twauth v1.2.3 (0123456789ab, modified) go1.26".
+func Version() string {
+	b := readBuild()
+	out := "twauth " + b.Version
+	if rev := b.Revision; rev != "" && !strings.Contains(b.Version, rev[:min(len(rev), 7)]) {
 		if len(rev) > 12 {
 			rev = rev[:12]
 		}
 		out += " (" + rev
-		if modified == "true" {
+		if b.Modified {
 			out += ", modified"
 		}
 		out += ")"
 	}
-	return out + " " + info.GoVersion
+	if b.Go != "" {
+		out += " " + b.Go
+	}
+	return out
 }

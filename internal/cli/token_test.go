@@ -483,3 +483,26 @@ func TestRefreshRecoversTheTokenAKilledTwauthLeft(t *testing.T) {
 		t.Fatalf("exit %d, want 4\n%s", r.code, r.stderr)
 	}
 }
+
+// TestVersion: the plain line and --json agree, and --json is JSON with
+// the version and Go release (a flag that exists works).
+func TestVersion(t *testing.T) {
+	w := newWorld(t)
+	plain := w.run("version")
+	if plain.code != 0 || !strings.HasPrefix(plain.stdout, "twauth ") || !strings.HasSuffix(plain.stdout, "\n") || plain.stderr != "" {
+		t.Fatalf("version: exit %d, stdout %q, stderr %q", plain.code, plain.stdout, plain.stderr)
+	}
+	js := w.run("version", "--json")
+	if js.code != 0 {
+		t.Fatalf("version --json: exit %d, stderr %q", js.code, js.stderr)
+	}
+	m := decodeJSON(t, js.stdout)
+	v, _ := m["version"].(string)
+	g, _ := m["go"].(string)
+	if v == "" || !strings.HasPrefix(g, "go") {
+		t.Fatalf("version --json = %q: want version and go", js.stdout)
+	}
+	if want := "twauth " + v; !strings.HasPrefix(plain.stdout, want) || !strings.Contains(plain.stdout, g) {
+		t.Errorf("version says %q, --json says version %q go %q", plain.stdout, v, g)
+	}
+}
