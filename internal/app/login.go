@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -290,11 +291,20 @@ func (a *App) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry, er
 		a.warn("X issued no refresh token (the offline.access scope was not granted): %s was not written", a.s.RefreshTokenKey)
 	}
 	stored := false
+	var left []store.EarlierKey
 	err := balconfig.Edit(ctx, a.cfgPath, a.s.LockTimeout, func(d *balconfig.Doc) error {
 		if err := a.setTokenKeys(d, tok.AccessToken, tok.RefreshToken); err != nil {
 			return err
 		}
 		err := a.store.Update(ctx, func(f *store.File) error {
+			old := f.Clients[entry.ClientID]
+			entry.CarryEarlier(old)
+			left = nil
+			for _, k := range entry.Earlier {
+				if old != nil && !slices.Contains(old.Earlier, k) {
+					left = append(left, k)
+				}
+			}
 			f.Clients[entry.ClientID] = entry
 			return nil
 		})
@@ -308,6 +318,9 @@ func (a *App) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry, er
 	}
 	if err != nil {
 		return nil, annotatePath(err, a.cfgPath)
+	}
+	for _, k := range left {
+		a.say("twauth: %s, key %s, still holds a token of the previous login (twauth now writes %s): twauth revoke clears it", k.Path, k.Key, a.cfgPath+", key "+a.s.TokenKey)
 	}
 	return entry, nil
 }

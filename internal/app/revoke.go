@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/twauth/twauth/internal/balconfig"
 	"github.com/twauth/twauth/internal/oauth"
@@ -54,6 +55,7 @@ func (a *App) Revoke(ctx context.Context) error {
 		}
 		doc = d
 	}
+	earlier := a.earlierToClear(e, keys)
 
 	var notes []string
 	if e.RefreshToken != "" {
@@ -72,6 +74,7 @@ func (a *App) Revoke(ctx context.Context) error {
 	var removed []string
 	if doc != nil {
 		err := balconfig.Edit(ctx, keys.Path, a.s.LockTimeout, func(d *balconfig.Doc) error {
+			removed = nil
 			for _, k := range []string{keys.TokenKey, keys.RefreshTokenKey} {
 				if k == "" {
 					continue
@@ -88,10 +91,30 @@ func (a *App) Revoke(ctx context.Context) error {
 				}
 				removed = append(removed, k)
 			}
-			return nil
+			return deleteEarlier(d, earlier[keys.Path], &removed)
 		})
 		if err != nil {
 			return fmt.Errorf("the tokens are revoked at X, but %s was not edited: %w", keys.Path, annotatePath(err, keys.Path))
+		}
+	}
+	// Keys earlier logins wrote into other files. A file that cannot be
+	// edited is only a warning: the tokens are revoked at X already.
+	removedEarlier := map[string][]string{}
+	for _, path := range sortedKeys(earlier) {
+		if path == keys.Path && doc != nil {
+			continue
+		}
+		var gone []string
+		err := balconfig.Edit(ctx, path, a.s.LockTimeout, func(d *balconfig.Doc) error {
+			gone = nil
+			return deleteEarlier(d, earlier[path], &gone)
+		})
+		if err != nil {
+			a.warn("%s still holds a token an earlier twauth login wrote, now revoked at X; it was not edited: %v", path, annotatePath(err, path))
+			continue
+		}
+		if len(gone) > 0 {
+			removedEarlier[path] = gone
 		}
 	}
 	if err := a.store.Update(ctx, func(f *store.File) error {
@@ -101,14 +124,63 @@ func (a *App) Revoke(ctx context.Context) error {
 		return err
 	}
 	if a.s.JSON {
-		return a.printJSON(map[string]any{"client_id": id, "revoked": true, "config": keys.Path, "removed_keys": removed, "store": a.store.Path})
+		out := map[string]any{"client_id": id, "revoked": true, "config": keys.Path, "removed_keys": removed, "store": a.store.Path}
+		if len(removedEarlier) > 0 {
+			out["removed_earlier_keys"] = removedEarlier
+		}
+		return a.printJSON(out)
 	}
 	a.say("Revoked at X: %s.", joinAnd(notes))
 	if len(removed) > 0 {
 		a.say("Removed %s from %s.", joinAnd(quoteAll(removed)), keys.Path)
 	}
+	for _, path := range sortedKeys(removedEarlier) {
+		a.say("Removed %s from %s (written by an earlier login).", joinAnd(quoteAll(removedEarlier[path])), path)
+	}
 	a.say("Removed client id %s from %s.", id, a.store.Path)
 	return nil
+}
+
+// earlierToClear groups by file the keys earlier logins of e wrote, leaving
+// out the keys revoke clears anyway and files that no longer exist.
+func (a *App) earlierToClear(e *store.Entry, cur *store.ConfigKeys) map[string][]store.EarlierKey {
+	out := map[string][]store.EarlierKey{}
+	for _, k := range e.Earlier {
+		if k.Path == cur.Path && (k.Key == cur.TokenKey || k.Key == cur.RefreshTokenKey) {
+			continue
+		}
+		if !fileExists(k.Path) {
+			continue
+		}
+		out[k.Path] = append(out[k.Path], k)
+	}
+	return out
+}
+
+// deleteEarlier removes each key of ks from d that still holds the token
+// twauth wrote there (same SHA-256); a key the user has since given another
+// value, or that no longer parses as twauth left it, is kept.
+func deleteEarlier(d *balconfig.Doc, ks []store.EarlierKey, removed *[]string) error {
+	for _, k := range ks {
+		v, found, err := d.Get(k.Key)
+		if err != nil || !found || store.Fingerprint(v) != k.SHA256 {
+			continue
+		}
+		if _, err := d.Delete(k.Key); err != nil {
+			return err
+		}
+		*removed = append(*removed, k.Key)
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func revokedText(what string, alreadyInvalid bool) string {

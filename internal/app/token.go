@@ -187,6 +187,7 @@ func (a *App) refreshLocked(ctx context.Context, explicitRT string, fresh func(*
 		cfg = nil
 	}
 	e := a.newEntry(tok, old, cfg)
+	e.CarryEarlier(old)
 	f.Clients[id] = e
 	if err := a.store.Save(f); err != nil {
 		return e, true, &SaveError{Path: a.store.Path, Err: err}

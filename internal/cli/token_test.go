@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -505,4 +506,79 @@ func TestVersion(t *testing.T) {
 	if want := "twauth " + v; !strings.HasPrefix(plain.stdout, want) || !strings.Contains(plain.stdout, g) {
 		t.Errorf("version says %q, --json says version %q go %q", plain.stdout, v, g)
 	}
+}
+
+// TestRevokeClearsKeysOfEarlierLogins: a login that writes elsewhere (another
+// --token-key, another Config.toml) leaves the previous login's token where
+// it was; the store remembers that key by the token's SHA-256 only, login
+// says so, and revoke clears it — unless the user has put another value
+// there since.
+func TestRevokeClearsKeysOfEarlierLogins(t *testing.T) {
+	w := newWorld(t)
+	first := w.cfg
+	second := filepath.Join(w.dir, "app2", "Config.toml")
+	if err := os.MkdirAll(filepath.Dir(second), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	w.writeConfig("clientId = \"" + publicID + "\"\n\n[db]\nhost = \"h\"\n")
+	if r := w.run("login", "--refresh-token-key", "refreshToken"); r.code != 0 {
+		t.Fatalf("first login: exit %d\n%s", r.code, r.stderr)
+	}
+	e1 := w.entry(publicID)
+	// Second login: same Config.toml, the access token under another key.
+	r := w.run("login", "--token-key", "db.token", "--refresh-token-key", "refreshToken")
+	if r.code != 0 {
+		t.Fatalf("second login: exit %d\n%s", r.code, r.stderr)
+	}
+	if want := first + ", key token, still holds a token of the previous login"; !strings.Contains(r.stderr, want) {
+		t.Errorf("second login did not say %q:\n%s", want, r.stderr)
+	}
+	if strings.Contains(r.stderr, "key refreshToken, still") {
+		t.Errorf("refreshToken is written again, yet login called it left behind:\n%s", r.stderr)
+	}
+	e2 := w.entry(publicID)
+	// Third login: another Config.toml.
+	w.cfg = second
+	w.writeConfig("clientId = \"" + publicID + "\"\n")
+	if r := w.run("login"); r.code != 0 {
+		t.Fatalf("third login: exit %d\n%s", r.code, r.stderr)
+	}
+	e3 := w.entry(publicID)
+	want := []store.EarlierKey{
+		{Path: first, Key: "token", SHA256: store.Fingerprint(e1.AccessToken)},
+		{Path: first, Key: "db.token", SHA256: store.Fingerprint(e2.AccessToken)},
+		{Path: first, Key: "refreshToken", SHA256: store.Fingerprint(e2.RefreshToken)},
+	}
+	if !reflect.DeepEqual(e3.Earlier, want) {
+		t.Fatalf("store records earlier keys\n%+v\nwant\n%+v", e3.Earlier, want)
+	}
+	raw, _ := os.ReadFile(w.store)
+	for _, tok := range []string{e1.AccessToken, e1.RefreshToken, e2.AccessToken, e2.RefreshToken} {
+		if strings.Contains(string(raw), tok) {
+			t.Fatal("the store keeps a token of an earlier login")
+		}
+	}
+	// The user reuses db.token for something else: revoke must keep it.
+	w.cfg = first
+	cfg1 := w.readConfig()
+	cfg1 = strings.Replace(cfg1, `token = "`+e2.AccessToken+`"`, `token = "mine"`, 1)
+	w.writeConfig(cfg1)
+	w.cfg = second
+
+	r = w.run("revoke", "--json")
+	if r.code != 0 {
+		t.Fatalf("revoke: exit %d\n%s", r.code, r.stderr)
+	}
+	if got := w.readConfig(); got != "clientId = \""+publicID+"\"\n" {
+		t.Errorf("%s after revoke = %q", second, got)
+	}
+	w.cfg = first
+	if got, want := w.readConfig(), "clientId = \""+publicID+"\"\n\n[db]\nhost = \"h\"\ntoken = \"mine\"\n"; got != want {
+		t.Errorf("%s after revoke =\n%s\nwant\n%s", first, got, want)
+	}
+	m := decodeJSON(t, r.stdout)
+	if got := fmt.Sprint(m["removed_earlier_keys"]); got != fmt.Sprintf("map[%s:[token refreshToken]]", first) {
+		t.Errorf("removed_earlier_keys = %s", got)
+	}
+	w.checkNoSecrets(r)
 }

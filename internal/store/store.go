@@ -7,6 +7,8 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,8 +47,80 @@ type Entry struct {
 	Username     string `json:"username,omitempty"`
 	// Config says where the access token (and refresh token) were copied,
 	// so that revoke removes exactly those keys.
-	Config    *ConfigKeys `json:"config,omitempty"`
-	UpdatedAt time.Time   `json:"updated_at"`
+	Config *ConfigKeys `json:"config,omitempty"`
+	// Earlier lists keys an earlier login or refresh of this client wrote
+	// that the current one no longer does (another --token-key, another
+	// Config.toml): revoke clears each one that still holds that token.
+	Earlier   []EarlierKey `json:"earlier,omitempty"`
+	UpdatedAt time.Time    `json:"updated_at"`
+}
+
+// EarlierKey is a Config.toml key twauth once wrote a token into. It keeps
+// the SHA-256 of that token, never the token: enough to recognise the
+// value, useless to anyone who reads the store.
+type EarlierKey struct {
+	Path   string `json:"path"`
+	Key    string `json:"key"`
+	SHA256 string `json:"sha256"`
+}
+
+// MaxEarlier bounds Entry.Earlier; the oldest are dropped first.
+const MaxEarlier = 16
+
+// Fingerprint is the hex SHA-256 an EarlierKey holds for a token.
+func Fingerprint(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// written returns the keys c records, each with the token it holds.
+func (c *ConfigKeys) written(access, refresh string) []EarlierKey {
+	if c == nil || c.Path == "" {
+		return nil
+	}
+	var out []EarlierKey
+	if c.TokenKey != "" && access != "" {
+		out = append(out, EarlierKey{Path: c.Path, Key: c.TokenKey, SHA256: Fingerprint(access)})
+	}
+	if c.RefreshTokenKey != "" && refresh != "" {
+		out = append(out, EarlierKey{Path: c.Path, Key: c.RefreshTokenKey, SHA256: Fingerprint(refresh)})
+	}
+	return out
+}
+
+// CarryEarlier sets e.Earlier from old, the entry e replaces: old's
+// earlier keys, plus the keys old wrote that e no longer writes, minus
+// those e writes again.
+func (e *Entry) CarryEarlier(old *Entry) {
+	if old == nil {
+		return
+	}
+	cur := func(k EarlierKey) bool {
+		return e.Config != nil && k.Path == e.Config.Path && (k.Key == e.Config.TokenKey || k.Key == e.Config.RefreshTokenKey)
+	}
+	var out []EarlierKey
+	add := func(k EarlierKey) {
+		if cur(k) {
+			return
+		}
+		for i, x := range out {
+			if x.Path == k.Path && x.Key == k.Key {
+				out = append(out[:i], out[i+1:]...)
+				break
+			}
+		}
+		out = append(out, k)
+	}
+	for _, k := range old.Earlier {
+		add(k)
+	}
+	for _, k := range old.Config.written(old.AccessToken, old.RefreshToken) {
+		add(k)
+	}
+	if len(out) > MaxEarlier {
+		out = out[len(out)-MaxEarlier:]
+	}
+	e.Earlier = out
 }
 
 // ConfigKeys names a Config.toml and the keys twauth wrote into it.

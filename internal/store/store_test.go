@@ -228,3 +228,52 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestCarryEarlier(t *testing.T) {
+	fp := Fingerprint
+	if got := fp("AT"); got != "eb5442705969dc8da5dfac8f9658dc68acdab5bb7635ba7cc551e389416ac34e" {
+		t.Fatalf("Fingerprint = %q", got)
+	}
+	cfg := func(path, tk, rk string) *ConfigKeys {
+		return &ConfigKeys{Path: path, TokenKey: tk, RefreshTokenKey: rk}
+	}
+	for _, c := range []struct {
+		name string
+		old  *Entry
+		cur  *ConfigKeys
+		want []EarlierKey
+	}{
+		{"no old entry", nil, cfg("/a", "token", ""), nil},
+		{"same keys", &Entry{AccessToken: "A1", RefreshToken: "R1", Config: cfg("/a", "token", "rt")}, cfg("/a", "token", "rt"), nil},
+		{"old recorded nothing", &Entry{AccessToken: "A1"}, cfg("/a", "token", ""), nil},
+		{"token key moved", &Entry{AccessToken: "A1", RefreshToken: "R1", Config: cfg("/a", "token", "rt")}, cfg("/a", "db.token", "rt"),
+			[]EarlierKey{{"/a", "token", fp("A1")}}},
+		{"refresh key dropped", &Entry{AccessToken: "A1", RefreshToken: "R1", Config: cfg("/a", "token", "rt")}, cfg("/a", "token", ""),
+			[]EarlierKey{{"/a", "rt", fp("R1")}}},
+		{"no refresh token held: nothing was written there", &Entry{AccessToken: "A1", Config: cfg("/a", "token", "rt")}, cfg("/a", "token", ""), nil},
+		{"other file", &Entry{AccessToken: "A1", Config: cfg("/a", "token", "")}, cfg("/b", "token", ""),
+			[]EarlierKey{{"/a", "token", fp("A1")}}},
+		{"written again: dropped from earlier", &Entry{AccessToken: "A2", Config: cfg("/b", "token", ""), Earlier: []EarlierKey{{"/a", "token", fp("A1")}}},
+			cfg("/a", "token", ""), []EarlierKey{{"/b", "token", fp("A2")}}},
+		{"same key again: the newer token wins, at the end", &Entry{AccessToken: "A2", Config: cfg("/a", "token", ""), Earlier: []EarlierKey{{"/a", "token", fp("A1")}, {"/c", "t", fp("C")}}},
+			cfg("/b", "token", ""), []EarlierKey{{"/c", "t", fp("C")}, {"/a", "token", fp("A2")}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := &Entry{AccessToken: "NEW", Config: c.cur}
+			e.CarryEarlier(c.old)
+			if !reflect.DeepEqual(e.Earlier, c.want) {
+				t.Errorf("Earlier =\n%+v\nwant\n%+v", e.Earlier, c.want)
+			}
+		})
+	}
+	// The list is bounded; the oldest go first.
+	old := &Entry{AccessToken: "A", Config: cfg("/x", "k", "")}
+	for i := range MaxEarlier + 3 {
+		old.Earlier = append(old.Earlier, EarlierKey{Path: "/p", Key: string(rune('a' + i)), SHA256: fp("T")})
+	}
+	e := &Entry{Config: cfg("/y", "k", "")}
+	e.CarryEarlier(old)
+	if len(e.Earlier) != MaxEarlier || e.Earlier[len(e.Earlier)-1].Path != "/x" || e.Earlier[0].Key != string(rune('a'+4)) {
+		t.Errorf("bounded list = %+v", e.Earlier)
+	}
+}
