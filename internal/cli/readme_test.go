@@ -171,9 +171,7 @@ func extractReadme(text string) readmeUses {
 	inFence := false
 	for i, line := range lines {
 		at := fmt.Sprintf("README.md:%d", i+1)
-		for _, v := range readmeEnvRE.FindAllString(line, -1) {
-			u.envVars = append(u.envVars, v)
-		}
+		u.envVars = append(u.envVars, readmeEnvRE.FindAllString(line, -1)...)
 		trimmed := strings.TrimSpace(line)
 		if strings.HasPrefix(trimmed, "```") {
 			flush()
