@@ -200,6 +200,38 @@ func Decode(data []byte) (*File, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("it is empty")
 	}
+	f, err := fastDecode(data)
+	if err != nil {
+		if f, err = decodeJSON(data); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case f.Version == 0:
+		return nil, errors.New("it has no version: it is not a twauth token store")
+	case f.Version > Version:
+		return nil, fmt.Errorf("it is format version %d, written by a newer twauth: upgrade twauth", f.Version)
+	}
+	if f.Clients == nil {
+		f.Clients = map[string]*Entry{}
+	}
+	for id, e := range f.Clients {
+		switch {
+		case e == nil:
+			return nil, fmt.Errorf("the entry of client %q is null", id)
+		case e.ClientID != id:
+			return nil, fmt.Errorf("the entry under %q names client %q", id, e.ClientID)
+		}
+		// Save writes UTC; a hand-edited offset (even +24:00, which
+		// time.Time reads but cannot write back) becomes UTC too.
+		e.Expiry, e.UpdatedAt = e.Expiry.UTC(), e.UpdatedAt.UTC()
+	}
+	return f, nil
+}
+
+// decodeJSON is encoding/json's reading of data, with its errors given
+// a line and column.
+func decodeJSON(data []byte) (*File, error) {
 	var f File
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&f); err != nil {
@@ -221,23 +253,6 @@ func Decode(data []byte) (*File, error) {
 	}
 	if dec.More() {
 		return nil, errors.New("there is data after the JSON object")
-	}
-	switch {
-	case f.Version == 0:
-		return nil, errors.New("it has no version: it is not a twauth token store")
-	case f.Version > Version:
-		return nil, fmt.Errorf("it is format version %d, written by a newer twauth: upgrade twauth", f.Version)
-	}
-	if f.Clients == nil {
-		f.Clients = map[string]*Entry{}
-	}
-	for id, e := range f.Clients {
-		switch {
-		case e == nil:
-			return nil, fmt.Errorf("the entry of client %q is null", id)
-		case e.ClientID != id:
-			return nil, fmt.Errorf("the entry under %q names client %q", id, e.ClientID)
-		}
 	}
 	return &f, nil
 }

@@ -205,7 +205,20 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"version":1,"clients":{"a":{"client_id":"a","expiry":"not a time"}}}`))
 	f.Add([]byte("\xef\xbb\xbf{}"))
 	f.Add([]byte(`null`))
+	for _, c := range fastCases {
+		f.Add([]byte(c))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Whatever the fast reader accepts, encoding/json reads the same.
+		if fast, err := fastDecode(data); err == nil {
+			slow, err := decodeJSON(data)
+			if err != nil {
+				t.Fatalf("fastDecode accepted what encoding/json refuses (%v):\n%q", err, data)
+			}
+			if !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("fastDecode and encoding/json disagree on\n%q\nfast %+v\njson %+v", data, fast, slow)
+			}
+		}
 		file, err := Decode(data)
 		if err != nil {
 			if file != nil {
@@ -275,5 +288,61 @@ func TestCarryEarlier(t *testing.T) {
 	e.CarryEarlier(old)
 	if len(e.Earlier) != MaxEarlier || e.Earlier[len(e.Earlier)-1].Path != "/x" || e.Earlier[0].Key != string(rune('a'+4)) {
 		t.Errorf("bounded list = %+v", e.Earlier)
+	}
+}
+
+// fastCases are store files around the edges of fastDecode's plain shape.
+var fastCases = []string{
+	`{"version":1,"clients":{"a":{"client_id":"a","earlier":[],"config":{}}}}`,
+	`{"version":1,"clients":{"a":{"client_id":"a","earlier":[{"path":"/p","key":"k","sha256":"00"}]}}}`,
+	`{"version":1,"clients":{"a":{"client_id":"a","config":null}}}`,
+	`{"version":1,"clients":{"a":{"client_id":"a","Access_Token":"x"}}}`,
+	`{"version":1,"clients":{"a":{"client_id":"a","access_token":"x","access_token":"y"}}}`,
+	`{"version":1,"clients":{"a":{"client_id":"a","access_token":"\u0041"}}}`,
+	`{"version":1,"clients":{"a":{"client_id":"a","confidential":true,"expiry":"2026-12-01T10:00:00.5+01:00"}}}`,
+	`{"version":1,"clients":{"a":{"client_id":"a","expiry":"2026-12-01T10:00:00+24:00"}}}`,
+	`{"version":01,"clients":{}}`, `{"version":1.0,"clients":{}}`, `{"version":1e0,"clients":{}}`,
+	`{"version":1,"clients":{},"extra":1}`, `{"version":1,"clients":{}} {}`, "{\"version\":1,\"clients\":{\"\xff\":{}}}",
+	" \r\n\t{ \"version\" : 1 , \"clients\" : { } } \n",
+}
+
+// TestFastDecodeMatchesJSON: on the files Save writes, fastDecode does the
+// work (it must not give up, or it saves nothing) and agrees with
+// encoding/json; on every edge case, it agrees or gives up.
+func TestFastDecodeMatchesJSON(t *testing.T) {
+	full := sample()
+	full.Clients["cid"].RefreshToken = "RT"
+	full.Clients["cid"].Confidential = true
+	full.Clients["cid"].Config.RefreshTokenKey = "refreshToken"
+	full.Clients["cid"].Earlier = []EarlierKey{{Path: "/q/Config.toml", Key: "token", SHA256: Fingerprint("old")}}
+	full.Clients["other"] = &Entry{ClientID: "other", AccessToken: "AT2", Expiry: t0.In(time.FixedZone("x", 3600))}
+	for _, f := range []*File{sample(), full, {Version: Version, Clients: map[string]*Entry{}}} {
+		data, err := Encode(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast, err := fastDecode(data)
+		if err != nil {
+			t.Fatalf("fastDecode gave up on a file Save writes: %v\n%s", err, data)
+		}
+		slow, err := decodeJSON(data)
+		if err != nil || !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("fast %+v\njson %+v (%v)", fast, slow, err)
+		}
+	}
+	gaveUp := 0
+	for _, c := range fastCases {
+		fast, err := fastDecode([]byte(c))
+		if err != nil {
+			gaveUp++
+			continue
+		}
+		slow, err := decodeJSON([]byte(c))
+		if err != nil || !reflect.DeepEqual(fast, slow) {
+			t.Errorf("%s:\nfast %+v\njson %+v (%v)", c, fast, slow, err)
+		}
+	}
+	if gaveUp == 0 || gaveUp == len(fastCases) {
+		t.Errorf("fastDecode gave up on %d of %d edge cases: the cases test nothing", gaveUp, len(fastCases))
 	}
 }
