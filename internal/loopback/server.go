@@ -91,9 +91,11 @@ type Server struct {
 	listeners []net.Listener
 	srv       *http.Server
 
-	once    sync.Once
-	results chan outcome // buffered, 1
-	closed  sync.Once
+	once     sync.Once
+	results  chan outcome // buffered, 1
+	shutdown sync.Once
+	drained  chan struct{} // closed when the server has shut down
+	err      error         // of the shutdown, once drained is closed
 }
 
 type outcome struct {
@@ -130,6 +132,7 @@ func Listen(opts Options) (*Server, error) {
 			onReject:  opts.OnReject,
 			listeners: lns,
 			results:   make(chan outcome, 1),
+			drained:   make(chan struct{}),
 		}
 		s.srv = &http.Server{
 			Handler:           s,
@@ -192,9 +195,11 @@ func (s *Server) Port() int { return s.redirect.Port }
 
 // Wait blocks until a callback completes the login (a code, or an error
 // response carrying the right state) or ctx ends. Either way the listener
-// is shut down and its port released when Wait returns.
+// is closed and its port released when Wait returns; the connection that
+// carried the callback finishes in the background (Close waits for it), so
+// the code exchange does not wait for http.Server.Shutdown's idle polling.
 func (s *Server) Wait(ctx context.Context) (Result, error) {
-	defer s.Close()
+	defer s.startShutdown()
 	select {
 	case o := <-s.results:
 		return o.res, o.err
@@ -203,20 +208,32 @@ func (s *Server) Wait(ctx context.Context) (Result, error) {
 	}
 }
 
-// Close stops the listener, giving connections half a second to finish
-// before it cuts them (a connection that never sent a request would
-// otherwise hold it). It is safe to call more than once.
-func (s *Server) Close() error {
-	var err error
-	s.closed.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		err = s.srv.Shutdown(ctx)
-		if err != nil {
-			err = s.srv.Close()
+// startShutdown closes the listeners at once, then shuts the server down in
+// the background, giving connections half a second to finish before it
+// cuts them (a connection that never sent a request would otherwise hold
+// it).
+func (s *Server) startShutdown() {
+	s.shutdown.Do(func() {
+		for _, ln := range s.listeners {
+			ln.Close()
 		}
+		go func() {
+			defer close(s.drained)
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			if err := s.srv.Shutdown(ctx); err != nil {
+				s.err = s.srv.Close()
+			}
+		}()
 	})
-	return err
+}
+
+// Close stops the listener and waits until every connection has finished
+// or been cut. It is safe to call more than once, and after Wait.
+func (s *Server) Close() error {
+	s.startShutdown()
+	<-s.drained
+	return s.err
 }
 
 // ServeHTTP answers the redirect path only.
