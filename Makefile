@@ -31,12 +31,12 @@ lint:
 
 ## fuzz: each fuzz target for FUZZTIME (default 10s)
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzSet$$' -fuzztime $(FUZZTIME) ./internal/balconfig/
-	$(GO) test -run '^$$' -fuzz '^FuzzDelete$$' -fuzztime $(FUZZTIME) ./internal/balconfig/
-	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./internal/balconfig/
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/store/
-	$(GO) test -run '^$$' -fuzz '^FuzzCallback$$' -fuzztime $(FUZZTIME) ./internal/loopback/
-	$(GO) test -run '^$$' -fuzz '^FuzzParsePasted$$' -fuzztime $(FUZZTIME) ./internal/app/
+	$(GO) test -run '^$$' -fuzz '^FuzzSet$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/balconfig/
+	$(GO) test -run '^$$' -fuzz '^FuzzDelete$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/balconfig/
+	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/balconfig/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/store/
+	$(GO) test -run '^$$' -fuzz '^FuzzCallback$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/loopback/
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePasted$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/app/
 
 ## bench: the Go benchmarks, each for BENCHTIME (see BENCHMARKS.md; ~2 min)
 BENCHTIME ?= 1s

@@ -320,7 +320,11 @@ func (a *App) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry, er
 		return nil, annotatePath(err, a.cfgPath)
 	}
 	for _, k := range left {
-		a.say("twauth: %s, key %s, still holds a token of the previous login (twauth now writes %s): twauth revoke clears it", k.Path, k.Key, a.cfgPath+", key "+a.s.TokenKey)
+		if d, _, err := balconfig.Load(k.Path); err == nil {
+			if v, found, err := d.Get(k.Key); err == nil && found && store.Fingerprint(v) == k.SHA256 {
+				a.say("twauth: %s, key %s, still holds a token of the previous login, valid until it expires or is revoked (twauth now writes %s, key %s): twauth revoke revokes it at X and removes it", k.Path, k.Key, a.cfgPath, a.s.TokenKey)
+			}
+		}
 	}
 	return entry, nil
 }
@@ -361,11 +365,13 @@ func (a *App) newEntry(tok *oauth.Token, old *store.Entry, cfg *store.ConfigKeys
 	return e
 }
 
-// configKeys records the Config.toml keys that tok is written to.
+// configKeys records the Config.toml keys that tok is written to, with
+// the fingerprints of the tokens written there.
 func (a *App) configKeys(tok *oauth.Token) *store.ConfigKeys {
-	k := &store.ConfigKeys{Path: a.cfgPath, TokenKey: a.s.TokenKey}
-	if tok.RefreshToken != "" {
+	k := &store.ConfigKeys{Path: a.cfgPath, TokenKey: a.s.TokenKey, TokenSHA256: store.Fingerprint(tok.AccessToken)}
+	if tok.RefreshToken != "" && a.s.RefreshTokenKey != "" {
 		k.RefreshTokenKey = a.s.RefreshTokenKey
+		k.RefreshTokenSHA256 = store.Fingerprint(tok.RefreshToken)
 	}
 	return k
 }

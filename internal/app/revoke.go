@@ -55,7 +55,9 @@ func (a *App) Revoke(ctx context.Context) error {
 		}
 		doc = d
 	}
-	earlier := a.earlierToClear(e, keys)
+	// Tokens earlier logins left in other keys: read now, revoked at X
+	// after the current ones, removed once revoked.
+	earlier := a.earlierTokens(e, keys)
 
 	var notes []string
 	if e.RefreshToken != "" {
@@ -70,8 +72,22 @@ func (a *App) Revoke(ctx context.Context) error {
 		return err
 	}
 	notes = append(notes, revokedText("access token", inv))
+	for path, toks := range earlier {
+		kept := toks[:0]
+		for _, t := range toks {
+			if t.value != e.AccessToken && t.value != e.RefreshToken {
+				if _, err := a.client.Revoke(ctx, t.value, t.Kind); err != nil {
+					a.warn("%s, key %s, holds a token of an earlier twauth login that could not be revoked at X (%v): the key was kept; run twauth revoke again", path, t.Key, err)
+					continue
+				}
+			}
+			kept = append(kept, t)
+		}
+		earlier[path] = kept
+	}
 
 	var removed []string
+	removedEarlier := map[string][]string{}
 	if doc != nil {
 		err := balconfig.Edit(ctx, keys.Path, a.s.LockTimeout, func(d *balconfig.Doc) error {
 			removed = nil
@@ -91,7 +107,8 @@ func (a *App) Revoke(ctx context.Context) error {
 				}
 				removed = append(removed, k)
 			}
-			return deleteEarlier(d, earlier[keys.Path], &removed)
+			removedEarlier[keys.Path] = deleteEarlier(d, earlier[keys.Path])
+			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("the tokens are revoked at X, but %s was not edited: %w", keys.Path, annotatePath(err, keys.Path))
@@ -99,22 +116,24 @@ func (a *App) Revoke(ctx context.Context) error {
 	}
 	// Keys earlier logins wrote into other files. A file that cannot be
 	// edited is only a warning: the tokens are revoked at X already.
-	removedEarlier := map[string][]string{}
 	for _, path := range sortedKeys(earlier) {
 		if path == keys.Path && doc != nil {
 			continue
 		}
 		var gone []string
 		err := balconfig.Edit(ctx, path, a.s.LockTimeout, func(d *balconfig.Doc) error {
-			gone = nil
-			return deleteEarlier(d, earlier[path], &gone)
+			gone = deleteEarlier(d, earlier[path])
+			return nil
 		})
 		if err != nil {
-			a.warn("%s still holds a token an earlier twauth login wrote, now revoked at X; it was not edited: %v", path, annotatePath(err, path))
+			a.warn("%s still holds a token of an earlier twauth login, revoked at X now; the file was not edited: %v", path, annotatePath(err, path))
 			continue
 		}
-		if len(gone) > 0 {
-			removedEarlier[path] = gone
+		removedEarlier[path] = gone
+	}
+	for path, gone := range removedEarlier {
+		if len(gone) == 0 {
+			delete(removedEarlier, path)
 		}
 	}
 	if err := a.store.Update(ctx, func(f *store.File) error {
@@ -135,43 +154,67 @@ func (a *App) Revoke(ctx context.Context) error {
 		a.say("Removed %s from %s.", joinAnd(quoteAll(removed)), keys.Path)
 	}
 	for _, path := range sortedKeys(removedEarlier) {
-		a.say("Removed %s from %s (written by an earlier login).", joinAnd(quoteAll(removedEarlier[path])), path)
+		a.say("Revoked at X and removed %s from %s (written by an earlier login).", joinAnd(quoteAll(removedEarlier[path])), path)
 	}
 	a.say("Removed client id %s from %s.", id, a.store.Path)
 	return nil
 }
 
-// earlierToClear groups by file the keys earlier logins of e wrote, leaving
-// out the keys revoke clears anyway and files that no longer exist.
-func (a *App) earlierToClear(e *store.Entry, cur *store.ConfigKeys) map[string][]store.EarlierKey {
-	out := map[string][]store.EarlierKey{}
+// earlierToken is a token an earlier login left in a Config.toml key.
+type earlierToken struct {
+	store.EarlierKey
+	value string
+}
+
+// earlierTokens reads, file by file, the keys earlier logins of e wrote
+// that still hold the token written there (same SHA-256), leaving out the
+// keys revoke clears anyway. A file that is gone or cannot be read is
+// skipped: there is nothing twauth can clear in it.
+func (a *App) earlierTokens(e *store.Entry, cur *store.ConfigKeys) map[string][]earlierToken {
+	out := map[string][]earlierToken{}
+	docs := map[string]*balconfig.Doc{}
 	for _, k := range e.Earlier {
 		if k.Path == cur.Path && (k.Key == cur.TokenKey || k.Key == cur.RefreshTokenKey) {
 			continue
 		}
-		if !fileExists(k.Path) {
+		d, ok := docs[k.Path]
+		if !ok {
+			if fileExists(k.Path) {
+				var err error
+				if d, _, err = balconfig.Load(k.Path); err != nil {
+					a.warn("%s may hold a token of an earlier twauth login, but it cannot be read: %v", k.Path, err)
+					d = nil
+				}
+			}
+			docs[k.Path] = d
+		}
+		if d == nil {
 			continue
 		}
-		out[k.Path] = append(out[k.Path], k)
+		if v, found, err := d.Get(k.Key); err == nil && found && store.Fingerprint(v) == k.SHA256 {
+			out[k.Path] = append(out[k.Path], earlierToken{k, v})
+		}
 	}
 	return out
 }
 
-// deleteEarlier removes each key of ks from d that still holds the token
-// twauth wrote there (same SHA-256); a key the user has since given another
-// value, or that no longer parses as twauth left it, is kept.
-func deleteEarlier(d *balconfig.Doc, ks []store.EarlierKey, removed *[]string) error {
-	for _, k := range ks {
-		v, found, err := d.Get(k.Key)
-		if err != nil || !found || store.Fingerprint(v) != k.SHA256 {
+// deleteEarlier removes from d each key of ts that still holds its token
+// and returns the keys removed. A key the user has given another value
+// since is kept, and so is one that cannot be deleted: the token in it is
+// revoked at X already, and the current keys must still be cleared.
+func deleteEarlier(d *balconfig.Doc, ts []earlierToken) []string {
+	var removed []string
+	for _, t := range ts {
+		v, found, err := d.Get(t.Key)
+		if err != nil || !found || v != t.value {
 			continue
 		}
-		if _, err := d.Delete(k.Key); err != nil {
-			return err
+		if _, err := d.Delete(t.Key); err != nil {
+			continue
 		}
-		*removed = append(*removed, k.Key)
+		removed = append(removed, t.Key)
 	}
-	return nil
+	return removed
 }
 
 func sortedKeys[V any](m map[string]V) []string {

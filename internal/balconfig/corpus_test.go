@@ -27,25 +27,26 @@ func leaves(data []byte) (map[string]string, error) {
 		return nil, err
 	}
 	out := map[string]string{}
-	var walk func(prefix string, m map[string]any)
-	walk = func(prefix string, m map[string]any) {
-		if len(m) == 0 && prefix != "" {
+	// root tells the document from a table whose path is "" (the key "").
+	var walk func(prefix string, root bool, m map[string]any)
+	walk = func(prefix string, root bool, m map[string]any) {
+		if len(m) == 0 && !root {
 			out[prefix] = "{}"
 		}
 		for k, x := range m {
 			p := k
-			if prefix != "" {
+			if !root {
 				p = prefix + "\x00" + k
 			}
 			if sub, ok := x.(map[string]any); ok {
-				walk(p, sub)
+				walk(p, false, sub)
 				continue
 			}
 			// %#v prints NaN the same way twice, and map keys sorted.
 			out[p] = fmt.Sprintf("%T %#v", x, x)
 		}
 	}
-	walk("", v)
+	walk("", true, v)
 	return out, nil
 }
 

@@ -203,6 +203,7 @@ func newVersionCmd(deps Deps, o *options) *cobra.Command {
 			if o.json {
 				enc := json.NewEncoder(deps.Stdout)
 				enc.SetIndent("", "  ")
+				enc.SetEscapeHTML(false)
 				return enc.Encode(readBuild())
 			}
 			_, err := fmt.Fprintln(deps.Stdout, Version())
@@ -215,7 +216,8 @@ func newVersionCmd(deps Deps, o *options) *cobra.Command {
 type buildInfo struct {
 	Version  string `json:"version"`
 	Revision string `json:"revision,omitempty"`
-	Modified bool   `json:"modified,omitempty"`
+	// Modified is set only when the revision is known.
+	Modified *bool  `json:"modified,omitempty"`
 	Go       string `json:"go,omitempty"`
 }
 
@@ -242,7 +244,8 @@ func readBuild() buildInfo {
 		case "vcs.revision":
 			b.Revision = s.Value
 		case "vcs.modified":
-			b.Modified = s.Value == "true"
+			m := s.Value == "true"
+			b.Modified = &m
 		}
 	}
 	return b
@@ -257,7 +260,7 @@ func Version() string {
 			rev = rev[:12]
 		}
 		out += " (" + rev
-		if b.Modified {
+		if b.Modified != nil && *b.Modified {
 			out += ", modified"
 		}
 		out += ")"

@@ -530,7 +530,7 @@ func TestRevokeClearsKeysOfEarlierLogins(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("second login: exit %d\n%s", r.code, r.stderr)
 	}
-	if want := first + ", key token, still holds a token of the previous login"; !strings.Contains(r.stderr, want) {
+	if want := first + ", key token, still holds a token of the previous login, valid until it expires or is revoked"; !strings.Contains(r.stderr, want) {
 		t.Errorf("second login did not say %q:\n%s", want, r.stderr)
 	}
 	if strings.Contains(r.stderr, "key refreshToken, still") {
@@ -545,9 +545,9 @@ func TestRevokeClearsKeysOfEarlierLogins(t *testing.T) {
 	}
 	e3 := w.entry(publicID)
 	want := []store.EarlierKey{
-		{Path: first, Key: "token", SHA256: store.Fingerprint(e1.AccessToken)},
-		{Path: first, Key: "db.token", SHA256: store.Fingerprint(e2.AccessToken)},
-		{Path: first, Key: "refreshToken", SHA256: store.Fingerprint(e2.RefreshToken)},
+		{Path: first, Key: "token", Kind: "access_token", SHA256: store.Fingerprint(e1.AccessToken)},
+		{Path: first, Key: "db.token", Kind: "access_token", SHA256: store.Fingerprint(e2.AccessToken)},
+		{Path: first, Key: "refreshToken", Kind: "refresh_token", SHA256: store.Fingerprint(e2.RefreshToken)},
 	}
 	if !reflect.DeepEqual(e3.Earlier, want) {
 		t.Fatalf("store records earlier keys\n%+v\nwant\n%+v", e3.Earlier, want)
@@ -580,5 +580,60 @@ func TestRevokeClearsKeysOfEarlierLogins(t *testing.T) {
 	if got := fmt.Sprint(m["removed_earlier_keys"]); got != fmt.Sprintf("map[%s:[token refreshToken]]", first) {
 		t.Errorf("removed_earlier_keys = %s", got)
 	}
+	if got := fmt.Sprint(m["removed_keys"]); got != "[token]" {
+		t.Errorf("removed_keys = %s", got)
+	}
+	// Removed means revoked first: the earlier logins' tokens (the first
+	// login's access token, the second's access and refresh tokens) are
+	// dead at X, with the third's.
+	for name, dead := range map[string]bool{
+		"first access token":   !w.srv.IsValidAccessToken(e1.AccessToken),
+		"second access token":  !w.srv.IsValidAccessToken(e2.AccessToken),
+		"second refresh token": !w.srv.IsValidRefreshToken(e2.RefreshToken),
+		"third access token":   !w.srv.IsValidAccessToken(e3.AccessToken),
+		"third refresh token":  !w.srv.IsValidRefreshToken(e3.RefreshToken),
+	} {
+		if !dead {
+			t.Errorf("the %s is still valid at X after revoke", name)
+		}
+	}
 	w.checkNoSecrets(r)
+}
+
+// TestRevokeClearsTheTokenThatWasWritten: a refresh that could not write
+// Config.toml leaves the older token there; the store remembers the
+// fingerprint of what was written, so a later revoke still finds it.
+func TestRevokeClearsTheTokenThatWasWritten(t *testing.T) {
+	w := newWorld(t)
+	first := w.cfg
+	w.writeConfig("clientId = \"" + publicID + "\"\n")
+	if r := w.run("login"); r.code != 0 {
+		t.Fatalf("login: exit %d\n%s", r.code, r.stderr)
+	}
+	e1 := w.entry(publicID)
+	// twauth token from a directory without a Config.toml (it never
+	// creates one), made to refresh: the store moves on to a new access
+	// token, the file keeps e1's.
+	w.cfg = filepath.Join(w.dir, "elsewhere", "Config.toml")
+	if r := w.run("token", "--client-id", publicID, "--min-valid", "3h"); r.code != 0 {
+		t.Fatalf("token: exit %d\n%s", r.code, r.stderr)
+	}
+	mustExist(t, w.cfg, false)
+	w.cfg = first
+	if e := w.entry(publicID); e.AccessToken == e1.AccessToken || e.Config == nil || e.Config.TokenSHA256 != store.Fingerprint(e1.AccessToken) {
+		t.Fatalf("after a refresh that did not write %s the store records %+v", first, e.Config)
+	}
+	r := w.run("login", "--token-key", "other")
+	if r.code != 0 || !strings.Contains(r.stderr, ", key token, still holds a token of the previous login") {
+		t.Fatalf("second login: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := w.run("revoke"); r.code != 0 {
+		t.Fatalf("revoke: exit %d\n%s", r.code, r.stderr)
+	}
+	if got := w.readConfig(); got != "clientId = \""+publicID+"\"\n" {
+		t.Errorf("Config.toml after revoke = %q", got)
+	}
+	if w.srv.IsValidAccessToken(e1.AccessToken) {
+		t.Error("the access token left in Config.toml is still valid at X")
+	}
 }

@@ -223,6 +223,10 @@ func (p *parser) entry(e *Entry) error {
 					c.TokenKey, err = p.str()
 				case "refresh_token_key":
 					c.RefreshTokenKey, err = p.str()
+				case "token_sha256":
+					c.TokenSHA256, err = p.str()
+				case "refresh_token_sha256":
+					c.RefreshTokenSHA256, err = p.str()
 				default:
 					err = errNotFast
 				}
@@ -256,6 +260,8 @@ func (p *parser) earlier(e *Entry) error {
 				k.Path, err = p.str()
 			case "key":
 				k.Key, err = p.str()
+			case "kind":
+				k.Kind, err = p.str()
 			case "sha256":
 				k.SHA256, err = p.str()
 			default:

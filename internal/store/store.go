@@ -57,10 +57,12 @@ type Entry struct {
 
 // EarlierKey is a Config.toml key twauth once wrote a token into. It keeps
 // the SHA-256 of that token, never the token: enough to recognise the
-// value, useless to anyone who reads the store.
+// value, useless to anyone who reads the store. Kind is "access_token" or
+// "refresh_token", the hint revoke sends with it.
 type EarlierKey struct {
 	Path   string `json:"path"`
 	Key    string `json:"key"`
+	Kind   string `json:"kind"`
 	SHA256 string `json:"sha256"`
 }
 
@@ -73,17 +75,28 @@ func Fingerprint(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// written returns the keys c records, each with the token it holds.
+// written returns the keys c records, each with the fingerprint of the
+// token it holds. Stores written before the fingerprints were recorded
+// fall back to those of the entry's tokens.
 func (c *ConfigKeys) written(access, refresh string) []EarlierKey {
 	if c == nil || c.Path == "" {
 		return nil
 	}
-	var out []EarlierKey
-	if c.TokenKey != "" && access != "" {
-		out = append(out, EarlierKey{Path: c.Path, Key: c.TokenKey, SHA256: Fingerprint(access)})
+	fp := func(recorded, token string) string {
+		if recorded != "" {
+			return recorded
+		}
+		if token != "" {
+			return Fingerprint(token)
+		}
+		return ""
 	}
-	if c.RefreshTokenKey != "" && refresh != "" {
-		out = append(out, EarlierKey{Path: c.Path, Key: c.RefreshTokenKey, SHA256: Fingerprint(refresh)})
+	var out []EarlierKey
+	if sum := fp(c.TokenSHA256, access); c.TokenKey != "" && sum != "" {
+		out = append(out, EarlierKey{Path: c.Path, Key: c.TokenKey, Kind: "access_token", SHA256: sum})
+	}
+	if sum := fp(c.RefreshTokenSHA256, refresh); c.RefreshTokenKey != "" && sum != "" {
+		out = append(out, EarlierKey{Path: c.Path, Key: c.RefreshTokenKey, Kind: "refresh_token", SHA256: sum})
 	}
 	return out
 }
@@ -123,11 +136,15 @@ func (e *Entry) CarryEarlier(old *Entry) {
 	e.Earlier = out
 }
 
-// ConfigKeys names a Config.toml and the keys twauth wrote into it.
+// ConfigKeys names a Config.toml and the keys twauth wrote into it, with
+// the SHA-256 of each token written there (a refresh that could not write
+// the file keeps the fingerprints of what the file still holds).
 type ConfigKeys struct {
-	Path            string `json:"path"`
-	TokenKey        string `json:"token_key"`
-	RefreshTokenKey string `json:"refresh_token_key,omitempty"`
+	Path               string `json:"path"`
+	TokenKey           string `json:"token_key"`
+	RefreshTokenKey    string `json:"refresh_token_key,omitempty"`
+	TokenSHA256        string `json:"token_sha256,omitempty"`
+	RefreshTokenSHA256 string `json:"refresh_token_sha256,omitempty"`
 }
 
 // File is the whole store.
@@ -251,7 +268,8 @@ func decodeJSON(data []byte) (*File, error) {
 		}
 		return nil, fmt.Errorf("not valid JSON: %v", err)
 	}
-	if dec.More() {
+	// More alone misses a stray closing ] or }.
+	if dec.More() || len(bytes.TrimSpace(data[dec.InputOffset():])) > 0 {
 		return nil, errors.New("there is data after the JSON object")
 	}
 	return &f, nil

@@ -72,6 +72,8 @@ func TestCorruptStore(t *testing.T) {
 		`{"version":1,"clients":{"a":null}}`:              `the entry of client "a" is null`,
 		`{"version":1,"clients":{"a":{"client_id":"b"}}}`: `the entry under "a" names client "b"`,
 		`{"version":1} {}`:                                "data after the JSON object",
+		`{"version":1,"clients":{}}]`:                     "data after the JSON object",
+		"{\"version\":1,\"clients\":{}}\n}\n":             "data after the JSON object",
 		`[1,2]`:                                           "wrong type",
 	}
 	for data, want := range cases {
@@ -250,6 +252,8 @@ func TestCarryEarlier(t *testing.T) {
 	cfg := func(path, tk, rk string) *ConfigKeys {
 		return &ConfigKeys{Path: path, TokenKey: tk, RefreshTokenKey: rk}
 	}
+	acc := func(path, key, sum string) EarlierKey { return EarlierKey{path, key, "access_token", sum} }
+	ref := func(path, key, sum string) EarlierKey { return EarlierKey{path, key, "refresh_token", sum} }
 	for _, c := range []struct {
 		name string
 		old  *Entry
@@ -260,16 +264,19 @@ func TestCarryEarlier(t *testing.T) {
 		{"same keys", &Entry{AccessToken: "A1", RefreshToken: "R1", Config: cfg("/a", "token", "rt")}, cfg("/a", "token", "rt"), nil},
 		{"old recorded nothing", &Entry{AccessToken: "A1"}, cfg("/a", "token", ""), nil},
 		{"token key moved", &Entry{AccessToken: "A1", RefreshToken: "R1", Config: cfg("/a", "token", "rt")}, cfg("/a", "db.token", "rt"),
-			[]EarlierKey{{"/a", "token", fp("A1")}}},
+			[]EarlierKey{acc("/a", "token", fp("A1"))}},
 		{"refresh key dropped", &Entry{AccessToken: "A1", RefreshToken: "R1", Config: cfg("/a", "token", "rt")}, cfg("/a", "token", ""),
-			[]EarlierKey{{"/a", "rt", fp("R1")}}},
+			[]EarlierKey{ref("/a", "rt", fp("R1"))}},
 		{"no refresh token held: nothing was written there", &Entry{AccessToken: "A1", Config: cfg("/a", "token", "rt")}, cfg("/a", "token", ""), nil},
 		{"other file", &Entry{AccessToken: "A1", Config: cfg("/a", "token", "")}, cfg("/b", "token", ""),
-			[]EarlierKey{{"/a", "token", fp("A1")}}},
-		{"written again: dropped from earlier", &Entry{AccessToken: "A2", Config: cfg("/b", "token", ""), Earlier: []EarlierKey{{"/a", "token", fp("A1")}}},
-			cfg("/a", "token", ""), []EarlierKey{{"/b", "token", fp("A2")}}},
-		{"same key again: the newer token wins, at the end", &Entry{AccessToken: "A2", Config: cfg("/a", "token", ""), Earlier: []EarlierKey{{"/a", "token", fp("A1")}, {"/c", "t", fp("C")}}},
-			cfg("/b", "token", ""), []EarlierKey{{"/c", "t", fp("C")}, {"/a", "token", fp("A2")}}},
+			[]EarlierKey{acc("/a", "token", fp("A1"))}},
+		{"the fingerprints of what was written win over the entry's newer tokens",
+			&Entry{AccessToken: "A2", RefreshToken: "R2", Config: &ConfigKeys{Path: "/a", TokenKey: "token", RefreshTokenKey: "rt", TokenSHA256: fp("A1"), RefreshTokenSHA256: fp("R1")}},
+			cfg("/b", "token", ""), []EarlierKey{acc("/a", "token", fp("A1")), ref("/a", "rt", fp("R1"))}},
+		{"written again: dropped from earlier", &Entry{AccessToken: "A2", Config: cfg("/b", "token", ""), Earlier: []EarlierKey{acc("/a", "token", fp("A1"))}},
+			cfg("/a", "token", ""), []EarlierKey{acc("/b", "token", fp("A2"))}},
+		{"same key again: the newer token wins, at the end", &Entry{AccessToken: "A2", Config: cfg("/a", "token", ""), Earlier: []EarlierKey{acc("/a", "token", fp("A1")), acc("/c", "t", fp("C"))}},
+			cfg("/b", "token", ""), []EarlierKey{acc("/c", "t", fp("C")), acc("/a", "token", fp("A2"))}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := &Entry{AccessToken: "NEW", Config: c.cur}
@@ -282,7 +289,7 @@ func TestCarryEarlier(t *testing.T) {
 	// The list is bounded; the oldest go first.
 	old := &Entry{AccessToken: "A", Config: cfg("/x", "k", "")}
 	for i := range MaxEarlier + 3 {
-		old.Earlier = append(old.Earlier, EarlierKey{Path: "/p", Key: string(rune('a' + i)), SHA256: fp("T")})
+		old.Earlier = append(old.Earlier, acc("/p", string(rune('a'+i)), fp("T")))
 	}
 	e := &Entry{Config: cfg("/y", "k", "")}
 	e.CarryEarlier(old)
@@ -294,7 +301,8 @@ func TestCarryEarlier(t *testing.T) {
 // fastCases are store files around the edges of fastDecode's plain shape.
 var fastCases = []string{
 	`{"version":1,"clients":{"a":{"client_id":"a","earlier":[],"config":{}}}}`,
-	`{"version":1,"clients":{"a":{"client_id":"a","earlier":[{"path":"/p","key":"k","sha256":"00"}]}}}`,
+	`{"version":1,"clients":{"a":{"client_id":"a","earlier":[{"path":"/p","key":"k","kind":"access_token","sha256":"00"}]}}}`,
+	`{"version":1,"clients":{"a":{"client_id":"a","config":{"path":"/p","token_key":"t","token_sha256":"00","refresh_token_sha256":"11"}}}}`,
 	`{"version":1,"clients":{"a":{"client_id":"a","config":null}}}`,
 	`{"version":1,"clients":{"a":{"client_id":"a","Access_Token":"x"}}}`,
 	`{"version":1,"clients":{"a":{"client_id":"a","access_token":"x","access_token":"y"}}}`,
@@ -314,7 +322,9 @@ func TestFastDecodeMatchesJSON(t *testing.T) {
 	full.Clients["cid"].RefreshToken = "RT"
 	full.Clients["cid"].Confidential = true
 	full.Clients["cid"].Config.RefreshTokenKey = "refreshToken"
-	full.Clients["cid"].Earlier = []EarlierKey{{Path: "/q/Config.toml", Key: "token", SHA256: Fingerprint("old")}}
+	full.Clients["cid"].Config.TokenSHA256 = Fingerprint("AT")
+	full.Clients["cid"].Config.RefreshTokenSHA256 = Fingerprint("RT")
+	full.Clients["cid"].Earlier = []EarlierKey{{Path: "/q/Config.toml", Key: "token", Kind: "access_token", SHA256: Fingerprint("old")}}
 	full.Clients["other"] = &Entry{ClientID: "other", AccessToken: "AT2", Expiry: t0.In(time.FixedZone("x", 3600))}
 	for _, f := range []*File{sample(), full, {Version: Version, Clients: map[string]*Entry{}}} {
 		data, err := Encode(f)
