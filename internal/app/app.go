@@ -85,6 +85,10 @@ type App struct {
 	// secretNote explains why a secret in Config.toml was not used.
 	secretNote string
 	warned     map[string]bool
+	// followRecorded: a command that works on an existing login (token,
+	// refresh, status, revoke) uses the Config.toml that login recorded
+	// when none is named and there is none in the working directory.
+	followRecorded bool
 }
 
 // New returns an App for one command.
@@ -205,11 +209,50 @@ func (a *App) loadConfig() error {
 	if err != nil {
 		return err
 	}
+	if !exists && a.followRecorded && a.s.ConfigPath == "" && a.env.Getenv("BAL_CONFIG_FILES") == "" {
+		// No Config.toml named and none here: a cron job or a script run
+		// from another directory means the program's file that login
+		// wrote, not a new ./Config.toml.
+		if rec := a.recordedConfigPath(); rec != "" && rec != abs {
+			rdoc, rexists, err := balconfig.Load(rec)
+			if err != nil {
+				return err
+			}
+			if rexists {
+				abs, doc, exists = rec, rdoc, true
+			}
+		}
+	}
 	a.cfgPath, a.doc, a.docExists = abs, doc, exists
 	if exists {
 		a.warnLoose(abs, "Config.toml")
 	}
 	return nil
+}
+
+// recordedConfigPath is the Config.toml recorded for the app in the store:
+// the one of the client id given, else of the only app stored. A store that
+// cannot be read gives none here; the command reports it when it reads it.
+func (a *App) recordedConfigPath() string {
+	if err := a.openStore(); err != nil {
+		return ""
+	}
+	f, err := a.store.Load()
+	if err != nil {
+		return ""
+	}
+	id := a.s.ClientID
+	if id == "" {
+		ids := f.ClientIDs()
+		if len(ids) != 1 {
+			return ""
+		}
+		id = ids[0]
+	}
+	if e := f.Clients[id]; e != nil && e.Config != nil {
+		return e.Config.Path
+	}
+	return ""
 }
 
 // resolveClient settles the client id and secret (DESIGN.md, "Settings"):

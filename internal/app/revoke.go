@@ -16,6 +16,7 @@ import (
 // revoked. When X cannot be reached nothing local is removed, so the
 // command can be run again.
 func (a *App) Revoke(ctx context.Context) error {
+	a.followRecorded = true
 	if err := a.setup(true); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 // Status is `twauth status`: what is stored for the client, and with
 // verify whether X accepts the access token.
 func (a *App) Status(ctx context.Context, verify bool) error {
+	a.followRecorded = true
 	if err := a.setup(true); err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ type TokenOptions struct {
 // and no network. Otherwise it refreshes under the store's lock, re-reading
 // the store first: another twauth may have refreshed meanwhile.
 func (a *App) Token(ctx context.Context, o TokenOptions) error {
+	a.followRecorded = true
 	if err := a.openStore(); err != nil {
 		return err
 	}
@@ -248,6 +249,7 @@ type RefreshOptions struct {
 // rotated pair: the store first, then Config.toml (created when missing),
 // then the output.
 func (a *App) Refresh(ctx context.Context, o RefreshOptions) error {
+	a.followRecorded = true
 	if err := a.setup(true); err != nil {
 		return err
 	}

@@ -60,8 +60,10 @@ type world struct {
 	beforeToken func(r *http.Request)
 	// plainPKCE: the verifier is in the authorization URL by design.
 	plainPKCE bool
-	sleeps    []time.Duration
-	mu        sync.Mutex
+	// noConfigFlag: run without --config, as a user who names no file.
+	noConfigFlag bool
+	sleeps       []time.Duration
+	mu           sync.Mutex
 }
 
 func newWorld(t *testing.T, opts ...func(*xtest.Options)) *world {
@@ -115,11 +117,15 @@ func (w *world) runWithRealOpener(args ...string) result {
 }
 
 func (w *world) baseArgs() []string {
-	return []string{
+	args := []string{
 		"--auth-url", w.srv.AuthURL(), "--token-url", w.srv.TokenURL(),
 		"--revoke-url", w.srv.RevokeURL(), "--api-url", w.srv.APIURL(),
-		"--store", w.store, "--config", w.cfg,
+		"--store", w.store,
 	}
+	if !w.noConfigFlag {
+		args = append(args, "--config", w.cfg)
+	}
+	return args
 }
 
 func (w *world) runCtx(ctx context.Context, stdin string, args ...string) result {

@@ -637,3 +637,62 @@ func TestRevokeClearsTheTokenThatWasWritten(t *testing.T) {
 		t.Error("the access token left in Config.toml is still valid at X")
 	}
 }
+
+// TestRecordedConfigFollowedFromElsewhere: token, refresh, status and
+// revoke run from a directory without a Config.toml, with none named,
+// update the file login wrote (where the program reads its token) instead
+// of creating a new ./Config.toml; a Config.toml in the working directory,
+// or one named, still wins.
+func TestRecordedConfigFollowedFromElsewhere(t *testing.T) {
+	w := newWorld(t)
+	w.writeConfig("clientId = \"" + publicID + "\"\n")
+	if r := w.run("login"); r.code != 0 {
+		t.Fatalf("login: exit %d\n%s", r.code, r.stderr)
+	}
+	elsewhere := filepath.Join(w.dir, "cron")
+	if err := os.Mkdir(elsewhere, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(elsewhere)
+	w.noConfigFlag = true
+	here := filepath.Join(elsewhere, "Config.toml")
+
+	r := w.run("refresh")
+	if r.code != 0 {
+		t.Fatalf("refresh: exit %d\n%s", r.code, r.stderr)
+	}
+	e := w.entry(publicID)
+	if got, want := w.readConfig(), "clientId = \""+publicID+"\"\ntoken = \""+e.AccessToken+"\"\n"; got != want {
+		t.Errorf("%s after a refresh from elsewhere =\n%s\nwant\n%s", w.cfg, got, want)
+	}
+	if !strings.Contains(r.stderr, w.cfg+", key token") {
+		t.Errorf("refresh does not name the file it wrote:\n%s", r.stderr)
+	}
+	mustExist(t, here, false)
+
+	r = w.run("token", "--min-valid", "3h")
+	e = w.entry(publicID)
+	if r.code != 0 || r.stdout != e.AccessToken+"\n" || !strings.Contains(w.readConfig(), e.AccessToken) {
+		t.Fatalf("token from elsewhere: exit %d, stdout %q, Config.toml %q\n%s", r.code, r.stdout, w.readConfig(), r.stderr)
+	}
+	mustExist(t, here, false)
+	if r := w.run("status"); r.code != 0 || !strings.Contains(r.stdout, w.cfg) {
+		t.Errorf("status from elsewhere: exit %d\n%s", r.code, r.stdout)
+	}
+
+	// A Config.toml in the working directory wins, as always.
+	if err := os.WriteFile(here, []byte("# here\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := w.readConfig()
+	if r := w.run("refresh"); r.code != 0 {
+		t.Fatalf("refresh with ./Config.toml: exit %d\n%s", r.code, r.stderr)
+	}
+	e = w.entry(publicID)
+	if got, _ := os.ReadFile(here); string(got) != "# here\n\ntoken = \""+e.AccessToken+"\"\n" {
+		t.Errorf("./Config.toml = %q", got)
+	}
+	if w.readConfig() != before {
+		t.Errorf("%s changed although ./Config.toml was there", w.cfg)
+	}
+}
