@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/twauth/twauth/internal/balconfig"
 	"strings"
 	"time"
 
@@ -49,12 +50,29 @@ func (a *App) Status(ctx context.Context, verify bool) error {
 	if e.Config != nil {
 		cfgPath, tokenKey = e.Config.Path, e.Config.TokenKey
 	}
+	// Does the program's file hold the token the store holds?
+	cfgState, cfgCurrent := "missing: twauth refresh writes it", false
+	if d, exists, err := balconfig.Load(cfgPath); err != nil {
+		cfgState = "cannot be read: " + err.Error()
+	} else if exists {
+		switch v, found, err := d.Get(tokenKey); {
+		case err != nil:
+			cfgState = err.Error()
+		case !found:
+			cfgState = "no token there: twauth refresh writes it"
+		case v == e.AccessToken:
+			cfgState, cfgCurrent = "holds the current access token", true
+		default:
+			cfgState = "holds another access token, not the stored one: twauth refresh updates it"
+		}
+	}
 	if a.s.JSON {
 		m := map[string]any{
 			"client_id":          id,
 			"client_type":        clientType(e.Confidential),
 			"config":             cfgPath,
 			"token_key":          tokenKey,
+			"config_current":     cfgCurrent,
 			"store":              a.store.Path,
 			"username":           e.Username,
 			"scope":              e.Scope,
@@ -80,7 +98,7 @@ func (a *App) Status(ctx context.Context, verify bool) error {
 	} else {
 		row("Account", "unknown (needs the users.read and tweet.read scopes)")
 	}
-	row("Config.toml", fmt.Sprintf("%s, key %s", cfgPath, tokenKey))
+	row("Config.toml", fmt.Sprintf("%s, key %s (%s)", cfgPath, tokenKey, cfgState))
 	row("Token store", a.store.Path)
 	row("Scopes", e.Scope)
 	if expired {

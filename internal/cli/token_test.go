@@ -314,6 +314,29 @@ func TestStatus(t *testing.T) {
 			t.Errorf("status --json shows %s", k)
 		}
 	}
+	// Whether the program's Config.toml holds the stored token.
+	access := w.entry(publicID).AccessToken
+	for _, c := range []struct {
+		content, says string
+		current       bool
+	}{
+		{"", "key token (missing: twauth refresh writes it)", false},
+		{"clientId = \"" + publicID + "\"\n", "key token (no token there: twauth refresh writes it)", false},
+		{"token = \"" + access + "\"\n", "key token (holds the current access token)", true},
+		{"token = \"older\"\n", "key token (holds another access token, not the stored one: twauth refresh updates it)", false},
+	} {
+		os.Remove(w.cfg)
+		if c.content != "" {
+			w.writeConfig(c.content)
+		}
+		r := w.run("status", "--client-id", publicID)
+		if r.code != 0 || !strings.Contains(r.stdout, "Config.toml    "+w.cfg+", "+c.says) {
+			t.Errorf("with Config.toml %q, status (exit %d) does not say %q:\n%s", c.content, r.code, c.says, r.stdout)
+		}
+		if m := decodeJSON(t, w.run("status", "--client-id", publicID, "--json").stdout); m["config_current"] != c.current {
+			t.Errorf("with Config.toml %q, config_current = %v", c.content, m["config_current"])
+		}
+	}
 	w.clock.Advance(2 * time.Hour)
 	r = w.run("status", "--verify")
 	if r.code != 4 || !strings.Contains(r.stdout, "expired 2026-12-01 11:30:00 UTC (30m ago)") {
