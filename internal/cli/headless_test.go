@@ -129,8 +129,16 @@ func TestURLThenExchange(t *testing.T) {
 		t.Fatalf("Config.toml = %q", w.readConfig())
 	}
 	// Used once.
-	if r := w.run("exchange", loc); r.code != 2 || !strings.Contains(r.stderr, "no pending login") {
+	if r := w.run("exchange", loc); r.code != 2 || !strings.Contains(r.stderr, "this redirect was already exchanged") {
 		t.Fatalf("second exchange: exit %d\n%s", r.code, r.stderr)
+	}
+	// The same redirect again while another login is pending: still the
+	// same answer (not "forged", exit 3).
+	if r := w.run("url", "--client-id", publicID); r.code != 0 {
+		t.Fatalf("url: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := w.run("exchange", loc); r.code != 2 || !strings.Contains(r.stderr, "this redirect was already exchanged") {
+		t.Fatalf("exchange of a used redirect with another login pending: exit %d\n%s", r.code, r.stderr)
 	}
 }
 

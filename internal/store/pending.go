@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/twauth/twauth/internal/atomicfile"
@@ -38,6 +39,15 @@ type Pending struct {
 type pendingFile struct {
 	Version int        `json:"version"`
 	Pending []*Pending `json:"pending"`
+	// Used remembers the logins already taken, by the SHA-256 of their
+	// state, until they would have expired: a redirect pasted twice is
+	// told apart from a forged one.
+	Used []usedPending `json:"used,omitempty"`
+}
+
+type usedPending struct {
+	StateSHA256 string    `json:"state_sha256"`
+	Until       time.Time `json:"until"`
 }
 
 // PendingPath is the file beside the store that holds started logins.
@@ -110,9 +120,12 @@ func (s *Store) AddPending(ctx context.Context, p *Pending, now time.Time) error
 }
 
 // NoPendingError means `twauth exchange` has nothing to finish. Exit code 2.
-type NoPendingError struct{ Expired bool }
+type NoPendingError struct{ Expired, Used bool }
 
 func (e *NoPendingError) Error() string {
+	if e.Used {
+		return "this redirect was already exchanged (a pending login is used once, and X accepts its code once): run twauth url again, then twauth exchange with the new redirect URL"
+	}
 	if e.Expired {
 		return "the pending login expired (it lasts 10 minutes): run twauth url again, then twauth exchange within 10 minutes"
 	}
@@ -164,8 +177,17 @@ func (s *Store) TakePending(ctx context.Context, state, clientID string, now tim
 			}
 		}
 		pf.Pending = live
+		used := pf.Used[:0]
+		for _, u := range pf.Used {
+			if now.Before(u.Until) {
+				used = append(used, u)
+			}
+		}
+		pf.Used = used
 		if idx < 0 {
 			switch {
+			case state != "" && slices.ContainsFunc(used, func(u usedPending) bool { return u.StateSHA256 == Fingerprint(state) }):
+				return &NoPendingError{Used: true}
 			case len(live) > 0 && state != "":
 				return &StateMismatchError{}
 			case expired:
@@ -175,6 +197,10 @@ func (s *Store) TakePending(ctx context.Context, state, clientID string, now tim
 		}
 		found = live[idx]
 		pf.Pending = append(live[:idx:idx], live[idx+1:]...)
+		pf.Used = append(pf.Used, usedPending{StateSHA256: Fingerprint(found.State), Until: found.ExpiresAt})
+		if len(pf.Used) > 4*maxPending {
+			pf.Used = pf.Used[len(pf.Used)-4*maxPending:]
+		}
 		return nil
 	})
 	if err != nil {

@@ -177,9 +177,18 @@ func TestPending(t *testing.T) {
 	if err != nil || p.Verifier != "v-s2" {
 		t.Fatalf("by state: %+v %v", p, err)
 	}
-	// Used once.
-	if _, err := s.TakePending(ctx, "s2", "", now); !errors.As(err, new(*StateMismatchError)) {
+	// Used once: the same redirect again is told apart from a forged
+	// one (exit 2 with the fix, not 3), and the store keeps only the
+	// state's SHA-256.
+	var np *NoPendingError
+	if _, err := s.TakePending(ctx, "s2", "", now); !errors.As(err, &np) || !np.Used || np.ExitCode() != 2 {
 		t.Fatalf("reuse: %v", err)
+	}
+	if raw, _ := os.ReadFile(s.PendingPath()); strings.Contains(string(raw), `"s2"`) || !strings.Contains(string(raw), Fingerprint("s2")) {
+		t.Errorf("pending.json after the take:\n%s", raw)
+	}
+	if _, err := s.TakePending(ctx, "forged", "", now); !errors.As(err, new(*StateMismatchError)) {
+		t.Fatalf("forged: %v", err)
 	}
 	// Newest of a client for a bare code.
 	p, err = s.TakePending(ctx, "", "a", now)
