@@ -177,7 +177,7 @@ func (a *App) refreshLocked(ctx context.Context, explicitRT string, fresh func(*
 	if err != nil {
 		var se *oauth.ServerError
 		if explicitRT != "" && errors.As(err, &se) && se.Rejected() {
-			return nil, false, fmt.Errorf("the refresh token from --refresh-token or TWAUTH_REFRESH_TOKEN: %w", err)
+			return nil, false, &SeedRejectedError{Err: se}
 		}
 		return nil, false, err
 	}
@@ -195,6 +195,26 @@ func (a *App) refreshLocked(ctx context.Context, explicitRT string, fresh func(*
 	}
 	return e, true, nil
 }
+
+// SeedRejectedError: X refused the refresh token a script passed in with
+// --refresh-token or TWAUTH_REFRESH_TOKEN. Exit code 4, and a fix for where
+// such a token comes from (a CI secret), not only "log in".
+type SeedRejectedError struct{ Err *oauth.ServerError }
+
+func (e *SeedRejectedError) Error() string {
+	what := e.Err.Code
+	if e.Err.Description != "" {
+		what += " (" + e.Err.Description + ")"
+	}
+	return "X refused the refresh token from --refresh-token or TWAUTH_REFRESH_TOKEN: " + what +
+		": it was already used (X rotates it on every refresh: save the refresh_token that every twauth refresh --json prints, as the README's CI recipe does), revoked, or is another app's." +
+		" Seed a new one: twauth login where a browser can open, then twauth refresh --json | jq -r .refresh_token"
+}
+
+// ExitCode is 4: a login is needed to get a new chain.
+func (e *SeedRejectedError) ExitCode() int { return 4 }
+
+func (e *SeedRejectedError) Unwrap() error { return e.Err }
 
 // maxOrphans bounds the refresh attempts recoverOrphan makes.
 const maxOrphans = 3

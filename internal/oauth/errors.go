@@ -72,7 +72,7 @@ func (e *ServerError) Hint() string {
 	switch e.Code {
 	case "unauthorized_client", "invalid_client":
 		if e.Confidential {
-			return "X did not accept the client secret: copy the app's OAuth 2.0 Client Secret again from the X developer portal (Keys and tokens)"
+			return "X did not accept the client secret: copy the app's OAuth 2.0 Client Secret again from the X developer portal (Keys and tokens); if the app is a public client (type Native App), send no secret at all (no --client-secret, TWAUTH_CLIENT_SECRET or clientSecret)"
 		}
 		return "this app is a confidential client: set its client secret (TWAUTH_CLIENT_SECRET or clientSecret in Config.toml)"
 	case "invalid_request", "invalid_grant":
