@@ -84,13 +84,13 @@ func (a *App) Exchange(ctx context.Context, input string) error {
 	if _, err := a.store.Load(); err != nil {
 		return err
 	}
-	if !p.HasState {
-		a.warn("a bare code carries no state, so twauth cannot check that it comes from the pending login; paste the whole redirect URL when you can")
-	}
 	// Only an explicitly chosen client narrows the search for a bare code.
 	pend, err := a.store.TakePending(ctx, p.State, a.s.ClientID, a.now())
 	if err != nil {
 		return err
+	}
+	if !p.HasState {
+		a.warn("a bare code carries no state, so twauth cannot check that it comes from the pending login; paste the whole redirect URL when you can")
 	}
 	// The pending login names its app; the secret is the one that goes
 	// with that client id.

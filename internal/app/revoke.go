@@ -6,7 +6,6 @@ import (
 	"sort"
 
 	"github.com/twauth/twauth/internal/balconfig"
-	"github.com/twauth/twauth/internal/oauth"
 	"github.com/twauth/twauth/internal/store"
 )
 
@@ -27,7 +26,7 @@ func (a *App) Revoke(ctx context.Context) error {
 	id := a.client.ClientID
 	e := f.Clients[id]
 	if e == nil {
-		return &oauth.LoginNeededError{Reason: fmt.Sprintf("nothing is stored for client id %s, so there is nothing to revoke", id)}
+		return &NothingStoredError{Msg: fmt.Sprintf("nothing is stored for client id %s in %s: there is nothing to revoke (already revoked, or logged in with another --store)", id, a.store.Path)}
 	}
 	if err := a.needSecret(e); err != nil {
 		return err
@@ -226,6 +225,15 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// NothingStoredError: the store holds nothing for the app. Exit code 4,
+// like every "no login" case, without the advice to log in.
+type NothingStoredError struct{ Msg string }
+
+func (e *NothingStoredError) Error() string { return e.Msg }
+
+// ExitCode is 4.
+func (e *NothingStoredError) ExitCode() int { return 4 }
 
 func revokedText(what string, alreadyInvalid bool) string {
 	if alreadyInvalid {

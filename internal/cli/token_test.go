@@ -389,9 +389,9 @@ func TestRevoke(t *testing.T) {
 			if w.entry(id) != nil {
 				t.Error("store entry kept")
 			}
-			// Nothing left: exit 4.
-			if r := w.run("revoke"); r.code != 4 {
-				t.Errorf("second revoke: exit %d", r.code)
+			// Nothing left: exit 4, saying so (not "run twauth login").
+			if r := w.run("revoke"); r.code != 4 || !strings.Contains(r.stderr, "there is nothing to revoke") || strings.Contains(r.stderr, "run twauth login") {
+				t.Errorf("second revoke: exit %d\n%s", r.code, r.stderr)
 			}
 		})
 	}

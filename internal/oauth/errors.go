@@ -48,7 +48,12 @@ type ServerError struct {
 
 func (e *ServerError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "X refused to %s", e.Op)
+	if e.Code == "" && (e.Status >= 500 || e.Status == http.StatusTooManyRequests) {
+		// Not a refusal: X (or a proxy) failed, or asks to slow down.
+		fmt.Fprintf(&b, "X could not %s", e.Op)
+	} else {
+		fmt.Fprintf(&b, "X refused to %s", e.Op)
+	}
 	switch {
 	case e.Code != "" && e.Description != "":
 		fmt.Fprintf(&b, ": %s (%s)", e.Code, e.Description)

@@ -192,8 +192,8 @@ func TestExchangeErrorsAreNeverRetried(t *testing.T) {
 		{"confidential without secret", jsonAnswer(401, `{"error":"unauthorized_client","error_description":"Missing valid authorization header"}`), "", 2,
 			[]string{"unauthorized_client", "this app is a confidential client: set its client secret"}},
 		{"wrong secret", jsonAnswer(401, `{"error":"unauthorized_client","error_description":"Missing valid authorization header"}`), "wrong", 2,
-			[]string{"did not accept the client secret"}},
-		{"503", jsonAnswer(503, `{"title":"Service Unavailable"}`), "", 1, []string{"HTTP 503", "try again later"}},
+			[]string{"X refused to exchange the authorization code", "did not accept the client secret", "if the app is a public client (type Native App), send no secret at all"}},
+		{"503", jsonAnswer(503, `{"title":"Service Unavailable"}`), "", 1, []string{"X could not exchange the authorization code: HTTP 503", "try again later"}},
 		{"html 502", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(502)
