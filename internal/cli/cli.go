@@ -195,6 +195,11 @@ Exit codes: 0 ok, 1 failure (network, server), 2 usage or configuration error,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			// `--client-id "$X_CLIENT_ID"` with the variable unset: say so
+			// rather than "no client id: pass --client-id".
+			if f := cmd.Flags().Lookup("client-id"); f != nil && f.Changed && f.Value.String() == "" {
+				return &app.UsageError{Msg: "--client-id is empty (an unset shell variable?): pass the app's OAuth 2.0 Client ID, or leave the flag out to use TWAUTH_CLIENT_ID or clientId in Config.toml"}
+			}
 			if err := applyEnv(cmd, deps.Getenv); err != nil {
 				return err
 			}
@@ -251,11 +256,20 @@ Exit codes: 0 ok, 1 failure (network, server), 2 usage or configuration error,
 		for _, c := range commands {
 			root.AddCommand(c.make())
 		}
+		// Made now rather than by Execute, so that the loop below holds
+		// it to its arguments: `completion tcsh` is an error, not help.
+		root.InitDefaultCompletionCmd()
 	}
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(root.FlagErrorFunc())
 		if c.Args == nil {
 			c.Args = cobra.NoArgs
+		}
+		if c.Name() == "completion" && !c.Runnable() {
+			// cobra shows help for a command that cannot run, whatever its
+			// arguments: runnable, it checks them (an unknown shell is a
+			// usage error) and shows help only when given none.
+			c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 		}
 		wrapArgs(c)
 	}

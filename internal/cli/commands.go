@@ -14,9 +14,15 @@ import (
 	"github.com/twauth/twauth/internal/oauth"
 )
 
-func addAuthFlags(c *cobra.Command, o *options, pkceMethod *string) {
+// addAuthFlags adds the flags of a new login. listens says whether the
+// command serves the redirect (login) or only names it (url).
+func addAuthFlags(c *cobra.Command, o *options, pkceMethod *string, listens bool) {
 	f := c.Flags()
-	f.StringArrayVar(&o.redirectURIs, "redirect-uri", nil, "redirect URI registered in the X app; repeat it to list fallbacks, the first with a free port wins (default "+app.DefaultRedirectURI+")")
+	redirectHelp := "redirect URI registered in the X app; repeat it to list fallbacks, the first with a free port wins (with --manual: the first is used) (default " + app.DefaultRedirectURI + ")"
+	if !listens {
+		redirectHelp = "redirect URI registered in the X app; if repeated, the first is used (default " + app.DefaultRedirectURI + ")"
+	}
+	f.StringArrayVar(&o.redirectURIs, "redirect-uri", nil, redirectHelp)
 	f.StringVar(&o.scopes, "scopes", strings.Join(oauth.DefaultScopes, " "), "scopes to request, separated by spaces or commas")
 	f.StringVar(pkceMethod, "pkce-method", "S256", "PKCE code_challenge_method: S256, or plain (insecure; only for servers without S256)")
 }
@@ -59,7 +65,7 @@ listening, for any registered redirect URI.` + scopesHelp,
 			return newApp(deps, o).Login(ctx, lo)
 		}),
 	}
-	addAuthFlags(c, o, &method)
+	addAuthFlags(c, o, &method, true)
 	f := c.Flags()
 	f.DurationVar(&lo.Timeout, "timeout", 5*time.Minute, "how long to wait for the redirect")
 	f.BoolVar(&lo.NoBrowser, "no-browser", false, "print the URL and wait on the listener; open no browser")
@@ -170,7 +176,7 @@ store) for 10 minutes; finish it with 'twauth exchange REDIRECT_URL'.` + scopesH
 			return newApp(deps, o).URL(ctx, m)
 		}),
 	}
-	addAuthFlags(c, o, &method)
+	addAuthFlags(c, o, &method, false)
 	return c
 }
 

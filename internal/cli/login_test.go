@@ -410,3 +410,29 @@ func TestLoginBrowserCommandGetsTheURL(t *testing.T) {
 		t.Errorf("the browser command's stdout must go to stderr: stdout %q", r.stdout)
 	}
 }
+
+// TestUsageErrorsExit2: every usage error is exit 2 with one line naming
+// it and nothing on stdout (testdata/script/flags.txtar has the texts).
+func TestUsageErrorsExit2(t *testing.T) {
+	w := newWorld(t)
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"login", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"exchange"}, "accepts 1 arg"},
+		{[]string{"token", "extra"}, `unknown command "extra"`},
+		{[]string{"completion", "tcsh"}, `unknown command "tcsh" for "twauth completion"`},
+		{[]string{"pkce", "--length", "10"}, "out of range"},
+		{[]string{"login", "--client-id", ""}, "--client-id is empty"},
+	} {
+		r := w.run(c.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.says) || r.stdout != "" {
+			t.Errorf("twauth %s: exit %d, stdout %q, stderr %q; want exit 2 saying %q", strings.Join(c.args, " "), r.code, r.stdout, r.stderr, c.says)
+		}
+	}
+	if r := w.run("completion"); r.code != 0 || !strings.Contains(r.stdout, "twauth completion [command]") {
+		t.Errorf("twauth completion: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
