@@ -189,7 +189,7 @@ func (a *App) openStore() error {
 
 func (a *App) warnLoose(path, what string) {
 	if mode, loose := store.LoosePermissions(path); loose {
-		a.warn("%s %s is readable by other users (mode %04o): twauth sets it to 0600 on its next write; run chmod 600 %s now", what, path, mode, path)
+		a.warn("%s %s is readable by other users (mode %04o): twauth sets it to 0600 on its next write (or: chmod 600 %s)", what, path, mode, path)
 	}
 }
 
