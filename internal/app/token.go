@@ -170,6 +170,16 @@ func (a *App) refreshLocked(ctx context.Context, explicitRT string, fresh func(*
 		}
 		rt = old.RefreshToken
 	}
+	// X's answer goes to disk the moment it is read, before it is
+	// decoded: a kill from then on leaves the rotated refresh token where
+	// the next refresh finds it (recoverOrphan). The store write below
+	// sweeps the journal away once it holds the tokens.
+	a.client.OnRefreshAnswer = func(body []byte) {
+		if err := a.store.Journal(id, body); err != nil {
+			a.warn("could not keep X's answer on disk before reading it (%v); the refresh goes on", err)
+		}
+	}
+	defer func() { a.client.OnRefreshAnswer = nil }()
 	tok, err := a.client.Refresh(ctx, rt)
 	if err != nil && explicitRT == "" {
 		tok, err = a.recoverOrphan(ctx, id, rt, tok, err)

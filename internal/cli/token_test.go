@@ -719,3 +719,57 @@ func TestRecordedConfigFollowedFromElsewhere(t *testing.T) {
 		t.Errorf("%s changed although ./Config.toml was there", w.cfg)
 	}
 }
+
+// TestRefreshRecoversTheTokenFromItsJournal: X's answer to a refresh is on
+// disk before it is decoded, so a twauth that dies after reading it (here:
+// its store write fails, as a kill would stop it) leaves the rotated
+// refresh token where the next refresh finds it.
+func TestRefreshRecoversTheTokenFromItsJournal(t *testing.T) {
+	w := newWorld(t)
+	_, oldRefresh := w.seed(publicID, scopes, t0.Add(time.Minute), false)
+	before, err := os.ReadFile(w.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Once the request is on its way, the store file turns into a
+	// directory: the answer arrives, the save cannot happen.
+	w.beforeToken = func(*http.Request) {
+		if err := os.Remove(w.store); err != nil {
+			t.Error(err)
+		}
+		if err := os.Mkdir(w.store, 0o700); err != nil {
+			t.Error(err)
+		}
+	}
+	if r := w.run("refresh", "--client-id", publicID); r.code == 0 {
+		t.Fatalf("the refresh saved although the store was a directory:\n%s", r.stderr)
+	}
+	w.beforeToken = nil
+	journals, _ := filepath.Glob(filepath.Join(filepath.Dir(w.store), ".tokens.json.tmp-journal-*"))
+	if len(journals) != 1 {
+		t.Fatalf("journals after the failed save: %v", journals)
+	}
+	if fileMode(t, journals[0]) != 0o600 {
+		t.Errorf("journal mode %o", fileMode(t, journals[0]))
+	}
+	if w.srv.IsValidRefreshToken(oldRefresh) {
+		t.Fatal("X did not rotate: the test proves nothing")
+	}
+	// The world as a kill leaves it: the old store back in place.
+	if err := os.Remove(w.store); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.store, before, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := w.run("refresh", "--client-id", publicID)
+	if r.code != 0 || !strings.Contains(r.stderr, "its successor was recovered from "+journals[0]) {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if e := w.entry(publicID); !w.srv.IsValidRefreshToken(e.RefreshToken) {
+		t.Fatal("the store does not hold a live refresh token")
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(w.store), ".tokens.json.tmp-*")); len(left) != 0 {
+		t.Errorf("left after the recovery: %v", left)
+	}
+}

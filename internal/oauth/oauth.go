@@ -52,6 +52,11 @@ type Client struct {
 	Now func() time.Time
 	// Retry governs refresh retries; the zero value means DefaultRetry.
 	Retry RetryPolicy
+	// OnRefreshAnswer, when set, gets the raw body of every 200 answer to a
+	// refresh the moment it has been read, before it is decoded: X has
+	// rotated the refresh token by then, and the caller can put the bytes
+	// on disk before anything else can go wrong.
+	OnRefreshAnswer func(body []byte)
 }
 
 // Confidential reports whether the client authenticates with a secret.
@@ -186,7 +191,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Token, erro
 	conf := c.oauth2Config("")
 	policy := c.Retry.withDefaults()
 	for try := 0; ; try++ {
-		a := &attempt{secrets: c.sent(refreshToken)}
+		a := &attempt{secrets: c.sent(refreshToken), onOK: c.OnRefreshAnswer}
 		actx := a.bind(ctx, c.httpClient())
 		// A fresh TokenSource each time: the token source caches nothing
 		// across attempts, and the refresh token is sent as given.

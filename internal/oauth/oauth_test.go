@@ -476,3 +476,30 @@ func TestClipDropsControlCharacters(t *testing.T) {
 		t.Fatalf("clip = %q", got)
 	}
 }
+
+// TestOnRefreshAnswerGetsTheRawBody: the hook sees the exact bytes of a 200
+// answer, once per answer, before Refresh returns; never an error answer,
+// never the answer to a code exchange.
+func TestOnRefreshAnswerGetsTheRawBody(t *testing.T) {
+	const good = `{"token_type":"bearer","expires_in":7200,"access_token":"AT2","refresh_token":"RT2","scope":"tweet.read"}`
+	e := newEndpoint(t, jsonAnswer(503, `{"title":"Service Unavailable"}`), jsonAnswer(200, good), jsonAnswer(400, `{"error":"invalid_request"}`), jsonAnswer(200, good))
+	c := newClient(e, "", &sleeps{})
+	var got []string
+	c.OnRefreshAnswer = func(body []byte) { got = append(got, string(body)) }
+	tok, err := c.Refresh(context.Background(), "RT1")
+	if err != nil || tok.RefreshToken != "RT2" {
+		t.Fatalf("Refresh = %+v, %v", tok, err)
+	}
+	if len(got) != 1 || got[0] != good {
+		t.Fatalf("the hook got %q, want the one 200 answer, verbatim", got)
+	}
+	if _, err := c.Refresh(context.Background(), "RT1"); err == nil {
+		t.Fatal("a rejected refresh succeeded")
+	}
+	if _, err := c.Exchange(context.Background(), "CODE", "v", "http://127.0.0.1:8765/callback"); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("the hook ran for an error answer or an exchange: %q", got)
+	}
+}

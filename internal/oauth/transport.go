@@ -25,6 +25,8 @@ type attempt struct {
 	// secrets are the credentials the request carries: text from the
 	// server is scrubbed of them before it reaches an error message.
 	secrets []string
+	// onOK, when set, gets the body of a 200 answer as soon as it is read.
+	onOK func(body []byte)
 }
 
 // scrub hides the request's credentials in text from the server (an
@@ -86,6 +88,9 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.a.mimeType = mimeType(resp.Header.Get("Content-Type"))
 	if len(body) > maxBody {
 		return nil, errTooLarge
+	}
+	if r.a.onOK != nil && resp.StatusCode == http.StatusOK {
+		r.a.onOK(body)
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil

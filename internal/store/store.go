@@ -351,8 +351,55 @@ func LoosePermissions(path string) (os.FileMode, bool) {
 	return fi.Mode().Perm(), fi.Mode().Perm()&0o077 != 0
 }
 
+// Journal puts the raw body of X's answer to a refresh of clientID on disk,
+// before it is decoded: a file beside the store named like the store's own
+// temporary files (0600, no fsync: it guards against a killed process, the
+// store's own write against a power cut). Store writes made under the lock
+// sweep it away once the store holds the tokens; until then Orphans finds
+// the refresh token in it. The caller holds the lock.
+func (s *Store) Journal(clientID string, body []byte) error {
+	target := s.Path
+	if t, err := filepath.EvalSymlinks(s.Path); err == nil {
+		target = t
+	}
+	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".tmp-journal-*")
+	if err != nil {
+		return err
+	}
+	id, _ := json.Marshal(clientID)
+	data := make([]byte, 0, len(body)+len(id)+48)
+	data = append(data, `{"twauth_journal":1,"client_id":`...)
+	data = append(data, id...)
+	data = append(data, `,"answer":`...)
+	data = append(data, body...)
+	data = append(data, "}\n"...)
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// decodeJournal reads a file Journal wrote: the client id and the refresh
+// token of the answer. A journal cut short does not parse.
+func decodeJournal(data []byte) (clientID, refreshToken string, ok bool) {
+	var j struct {
+		Journal  int    `json:"twauth_journal"`
+		ClientID string `json:"client_id"`
+		Answer   struct {
+			RefreshToken string `json:"refresh_token"`
+		} `json:"answer"`
+	}
+	if json.Unmarshal(data, &j) != nil || j.Journal != 1 {
+		return "", "", false
+	}
+	return j.ClientID, j.Answer.RefreshToken, true
+}
+
 // Orphan is the entry of a client in a temporary store file that a twauth
-// killed between writing it and renaming it over the store left behind.
+// killed between writing it and renaming it over the store left behind, or
+// the refresh token of a journal (see Journal): then Entry holds only
+// ClientID and RefreshToken.
 type Orphan struct {
 	Path  string
 	Entry *Entry
@@ -391,11 +438,12 @@ func (s *Store) Orphans(clientID, current string) []Orphan {
 		if err != nil {
 			continue
 		}
-		f, err := Decode(data)
-		if err != nil {
-			continue
+		var e *Entry
+		if f, err := Decode(data); err == nil {
+			e = f.Clients[clientID]
+		} else if id, rt, ok := decodeJournal(data); ok && id == clientID {
+			e = &Entry{ClientID: id, RefreshToken: rt}
 		}
-		e := f.Clients[clientID]
 		if e == nil || e.RefreshToken == "" || e.RefreshToken == current {
 			continue
 		}

@@ -365,3 +365,47 @@ func TestFastDecodeMatchesJSON(t *testing.T) {
 		t.Errorf("fastDecode gave up on %d of %d edge cases: the cases test nothing", gaveUp, len(fastCases))
 	}
 }
+
+// TestJournal: a journal of X's answer is found by Orphans for its own
+// client only, a journal cut short is not, and the next locked store write
+// sweeps it away.
+func TestJournal(t *testing.T) {
+	dir := t.TempDir()
+	s := &Store{Path: filepath.Join(dir, "tokens.json")}
+	if err := s.Save(sample()); err != nil {
+		t.Fatal(err)
+	}
+	answer := []byte(`{"token_type":"bearer","expires_in":7200,"access_token":"AT2","refresh_token":"RT2","scope":"tweet.read"}`)
+	if err := s.Journal("cid", answer); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Journal("other", []byte(`{"refresh_token":"RT-OTHER"}`)); err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, ".tokens.json.tmp-journal-cut")
+	if err := os.WriteFile(cut, []byte(`{"twauth_journal":1,"client_id":"cid","answer":{"refresh_token":"RT3"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	journals, _ := filepath.Glob(filepath.Join(dir, ".tokens.json.tmp-journal-*"))
+	if len(journals) != 3 {
+		t.Fatalf("journals: %v", journals)
+	}
+	for _, j := range journals {
+		if fi, _ := os.Stat(j); fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %o", j, fi.Mode().Perm())
+		}
+	}
+	orphans := s.Orphans("cid", "RT")
+	if len(orphans) != 1 || orphans[0].Entry.RefreshToken != "RT2" || orphans[0].Entry.ClientID != "cid" {
+		t.Fatalf("Orphans = %+v", orphans)
+	}
+	if o := s.Orphans("cid", "RT2"); len(o) != 0 {
+		t.Errorf("the current refresh token counts as an orphan: %+v", o)
+	}
+	if err := s.Update(context.Background(), func(*File) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".tokens.json.tmp-*")); len(left) != 0 {
+		t.Errorf("left after a locked write: %v", left)
+	}
+}
