@@ -213,12 +213,15 @@ func (a *App) loadConfig() error {
 		// No Config.toml named and none here: a cron job or a script run
 		// from another directory means the program's file that login
 		// wrote, not a new ./Config.toml.
-		if rec := a.recordedConfigPath(); rec != "" && rec != abs {
+		if rec, id := a.recordedConfig(); rec != "" && rec != abs {
 			rdoc, rexists, err := balconfig.Load(rec)
 			if err != nil {
 				return err
 			}
-			if rexists {
+			// Only while it is still this app's file: one that names
+			// another client id now belongs to someone else.
+			cid, named, err := rdoc.Get(a.s.ClientIDKey)
+			if rexists && err == nil && (!named || cid == id) {
 				abs, doc, exists = rec, rdoc, true
 			}
 		}
@@ -230,29 +233,30 @@ func (a *App) loadConfig() error {
 	return nil
 }
 
-// recordedConfigPath is the Config.toml recorded for the app in the store:
-// the one of the client id given, else of the only app stored. A store that
-// cannot be read gives none here; the command reports it when it reads it.
-func (a *App) recordedConfigPath() string {
+// recordedConfig is the Config.toml recorded for the app in the store, and
+// the app's client id: the client id given, else the only app stored. A
+// store that cannot be read gives none here; the command reports it when it
+// reads it.
+func (a *App) recordedConfig() (path, clientID string) {
 	if err := a.openStore(); err != nil {
-		return ""
+		return "", ""
 	}
 	f, err := a.store.Load()
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	id := a.s.ClientID
 	if id == "" {
 		ids := f.ClientIDs()
 		if len(ids) != 1 {
-			return ""
+			return "", ""
 		}
 		id = ids[0]
 	}
 	if e := f.Clients[id]; e != nil && e.Config != nil {
-		return e.Config.Path
+		return e.Config.Path, id
 	}
-	return ""
+	return "", ""
 }
 
 // resolveClient settles the client id and secret (DESIGN.md, "Settings"):

@@ -299,6 +299,9 @@ func (a *App) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry, er
 		err := a.store.Update(ctx, func(f *store.File) error {
 			old := f.Clients[entry.ClientID]
 			entry.CarryEarlier(old)
+			// Journals of the old chain's refreshes hold secrets a new
+			// login supersedes.
+			a.store.RemoveJournals(entry.ClientID)
 			left = nil
 			for _, k := range entry.Earlier {
 				if old != nil && !slices.Contains(old.Earlier, k) {

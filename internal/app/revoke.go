@@ -55,9 +55,25 @@ func (a *App) Revoke(ctx context.Context) error {
 		}
 		doc = d
 	}
-	// Tokens earlier logins left in other keys: read now, revoked at X
-	// after the current ones, removed once revoked.
+	// Tokens earlier logins left in other keys, and refresh tokens a
+	// killed refresh left on disk: revoked at X first, so that a failure
+	// there stops the command with nothing changed and it can run again.
 	earlier := a.earlierTokens(e, keys)
+	for _, path := range sortedKeys(earlier) {
+		for _, t := range earlier[path] {
+			if t.value == e.AccessToken || t.value == e.RefreshToken {
+				continue
+			}
+			if _, err := a.client.Revoke(ctx, t.value, t.Kind); err != nil {
+				return fmt.Errorf("%s, key %s, holds a token of an earlier twauth login that could not be revoked at X: %w; nothing was changed: run twauth revoke again", path, t.Key, err)
+			}
+		}
+	}
+	for _, o := range a.store.Orphans(id, e.RefreshToken) {
+		if _, err := a.client.Revoke(ctx, o.Entry.RefreshToken, "refresh_token"); err != nil {
+			return fmt.Errorf("%s holds a refresh token an interrupted twauth refresh left that could not be revoked at X: %w; nothing was changed: run twauth revoke again", o.Path, err)
+		}
+	}
 
 	var notes []string
 	if e.RefreshToken != "" {
@@ -72,25 +88,12 @@ func (a *App) Revoke(ctx context.Context) error {
 		return err
 	}
 	notes = append(notes, revokedText("access token", inv))
-	for path, toks := range earlier {
-		kept := toks[:0]
-		for _, t := range toks {
-			if t.value != e.AccessToken && t.value != e.RefreshToken {
-				if _, err := a.client.Revoke(ctx, t.value, t.Kind); err != nil {
-					a.warn("%s, key %s, holds a token of an earlier twauth login that could not be revoked at X (%v): the key was kept; run twauth revoke again", path, t.Key, err)
-					continue
-				}
-			}
-			kept = append(kept, t)
-		}
-		earlier[path] = kept
-	}
 
-	var removed []string
+	var removed, kept []string
 	removedEarlier := map[string][]string{}
 	if doc != nil {
 		err := balconfig.Edit(ctx, keys.Path, a.s.LockTimeout, func(d *balconfig.Doc) error {
-			removed = nil
+			removed, kept = nil, nil
 			for _, k := range []string{keys.TokenKey, keys.RefreshTokenKey} {
 				if k == "" {
 					continue
@@ -99,7 +102,10 @@ func (a *App) Revoke(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
-				if !found || (!recorded && v != e.AccessToken && v != e.RefreshToken) {
+				if !found || !a.holdsOurs(e, keys, recorded, k, v) {
+					if found {
+						kept = append(kept, k)
+					}
 					continue
 				}
 				if _, err := d.Delete(k); err != nil {
@@ -138,12 +144,16 @@ func (a *App) Revoke(ctx context.Context) error {
 	}
 	if err := a.store.Update(ctx, func(f *store.File) error {
 		delete(f.Clients, id)
+		a.store.RemoveJournals(id)
 		return nil
 	}); err != nil {
 		return err
 	}
 	if a.s.JSON {
 		out := map[string]any{"client_id": id, "revoked": true, "config": keys.Path, "removed_keys": removed, "store": a.store.Path}
+		if len(kept) > 0 {
+			out["kept_keys"] = kept
+		}
 		if len(removedEarlier) > 0 {
 			out["removed_earlier_keys"] = removedEarlier
 		}
@@ -153,11 +163,35 @@ func (a *App) Revoke(ctx context.Context) error {
 	if len(removed) > 0 {
 		a.say("Removed %s from %s.", joinAnd(quoteAll(removed)), keys.Path)
 	}
+	if len(kept) > 0 {
+		a.say("Kept %s in %s: it holds a value that is not this app's token.", joinAnd(quoteAll(kept)), keys.Path)
+	}
 	for _, path := range sortedKeys(removedEarlier) {
 		a.say("Revoked at X and removed %s from %s (written by an earlier login).", joinAnd(quoteAll(removedEarlier[path])), path)
 	}
 	a.say("Removed client id %s from %s.", id, a.store.Path)
 	return nil
+}
+
+// holdsOurs says whether v, the value of key k of the Config.toml keys
+// record, is this app's token: the stored access or refresh token, or the
+// one twauth wrote there (its SHA-256 recorded). A store written before the
+// fingerprints were recorded counts every recorded key as twauth's.
+func (a *App) holdsOurs(e *store.Entry, keys *store.ConfigKeys, recorded bool, k, v string) bool {
+	if v == e.AccessToken || v == e.RefreshToken {
+		return true
+	}
+	if !recorded {
+		return false
+	}
+	sum := keys.TokenSHA256
+	if k == keys.RefreshTokenKey && k != keys.TokenKey {
+		sum = keys.RefreshTokenSHA256
+	}
+	if keys.TokenSHA256 == "" && keys.RefreshTokenSHA256 == "" {
+		return true
+	}
+	return sum != "" && store.Fingerprint(v) == sum
 }
 
 // earlierToken is a token an earlier login left in a Config.toml key.

@@ -3,10 +3,10 @@ package app
 import (
 	"context"
 	"fmt"
-	"github.com/twauth/twauth/internal/balconfig"
 	"strings"
 	"time"
 
+	"github.com/twauth/twauth/internal/balconfig"
 	"github.com/twauth/twauth/internal/oauth"
 )
 
@@ -73,6 +73,7 @@ func (a *App) Status(ctx context.Context, verify bool) error {
 			"config":             cfgPath,
 			"token_key":          tokenKey,
 			"config_current":     cfgCurrent,
+			"config_state":       cfgState,
 			"store":              a.store.Path,
 			"username":           e.Username,
 			"scope":              e.Scope,

@@ -172,8 +172,8 @@ func (a *App) refreshLocked(ctx context.Context, explicitRT string, fresh func(*
 	}
 	// X's answer goes to disk the moment it is read, before it is
 	// decoded: a kill from then on leaves the rotated refresh token where
-	// the next refresh finds it (recoverOrphan). The store write below
-	// sweeps the journal away once it holds the tokens.
+	// the next refresh finds it (recoverOrphan). Once the store holds the
+	// tokens, the journals go.
 	a.client.OnRefreshAnswer = func(body []byte) {
 		if err := a.store.Journal(id, body); err != nil {
 			a.warn("could not keep X's answer on disk before reading it (%v); the refresh goes on", err)
@@ -203,6 +203,9 @@ func (a *App) refreshLocked(ctx context.Context, explicitRT string, fresh func(*
 	if err := a.store.Save(f); err != nil {
 		return e, true, &SaveError{Path: a.store.Path, Err: err}
 	}
+	// The store holds the new pair: the journals of this app's answers
+	// are stale copies now.
+	a.store.RemoveJournals(id)
 	return e, true, nil
 }
 

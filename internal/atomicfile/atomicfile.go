@@ -230,6 +230,12 @@ func resolve(fsys FS, path string) (string, error) {
 	return "", fmt.Errorf("%s: too many levels of symbolic links", path)
 }
 
+// Target is the file Write replaces for path: path with the symlinks at
+// its final element followed, even to a target that does not exist yet.
+func Target(path string) (string, error) {
+	return resolve(OSFS{}, path)
+}
+
 // LockPath returns the lock file Lock uses for path: "<target>.lock" beside
 // the symlink-resolved target of path.
 func LockPath(path string) (string, error) {

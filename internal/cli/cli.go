@@ -197,7 +197,7 @@ Exit codes: 0 ok, 1 failure (network, server), 2 usage or configuration error,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			// `--client-id "$X_CLIENT_ID"` with the variable unset: say so
 			// rather than "no client id: pass --client-id".
-			if f := cmd.Flags().Lookup("client-id"); f != nil && f.Changed && f.Value.String() == "" {
+			if f := cmd.Flags().Lookup("client-id"); f != nil && f.Changed && f.Value.String() == "" && usesClientID(cmd.Name()) {
 				return &app.UsageError{Msg: "--client-id is empty (an unset shell variable?): pass the app's OAuth 2.0 Client ID, or leave the flag out to use TWAUTH_CLIENT_ID or clientId in Config.toml"}
 			}
 			if err := applyEnv(cmd, deps.Getenv); err != nil {
@@ -274,6 +274,15 @@ Exit codes: 0 ok, 1 failure (network, server), 2 usage or configuration error,
 		wrapArgs(c)
 	}
 	return root
+}
+
+// usesClientID reports whether the command named acts for an app.
+func usesClientID(command string) bool {
+	switch command {
+	case "login", "token", "refresh", "status", "revoke", "url", "exchange":
+		return true
+	}
+	return false
 }
 
 // wrapArgs marks argument errors as usage errors.

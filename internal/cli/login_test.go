@@ -432,6 +432,10 @@ func TestUsageErrorsExit2(t *testing.T) {
 			t.Errorf("twauth %s: exit %d, stdout %q, stderr %q; want exit 2 saying %q", strings.Join(c.args, " "), r.code, r.stdout, r.stderr, c.says)
 		}
 	}
+	// Commands that act for no app ignore an empty --client-id.
+	if r := w.run("version", "--client-id="); r.code != 0 {
+		t.Errorf("twauth version --client-id=: exit %d\n%s", r.code, r.stderr)
+	}
 	if r := w.run("completion"); r.code != 0 || !strings.Contains(r.stdout, "twauth completion [command]") {
 		t.Errorf("twauth completion: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}

@@ -745,7 +745,7 @@ func TestRefreshRecoversTheTokenFromItsJournal(t *testing.T) {
 		t.Fatalf("the refresh saved although the store was a directory:\n%s", r.stderr)
 	}
 	w.beforeToken = nil
-	journals, _ := filepath.Glob(filepath.Join(filepath.Dir(w.store), ".tokens.json.tmp-journal-*"))
+	journals, _ := filepath.Glob(filepath.Join(filepath.Dir(w.store), ".tokens.json.journal-*"))
 	if len(journals) != 1 {
 		t.Fatalf("journals after the failed save: %v", journals)
 	}
@@ -769,7 +769,97 @@ func TestRefreshRecoversTheTokenFromItsJournal(t *testing.T) {
 	if e := w.entry(publicID); !w.srv.IsValidRefreshToken(e.RefreshToken) {
 		t.Fatal("the store does not hold a live refresh token")
 	}
-	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(w.store), ".tokens.json.tmp-*")); len(left) != 0 {
-		t.Errorf("left after the recovery: %v", left)
+	for _, pattern := range []string{".tokens.json.tmp-*", ".tokens.json.journal-*"} {
+		if left, _ := filepath.Glob(filepath.Join(filepath.Dir(w.store), pattern)); len(left) != 0 {
+			t.Errorf("left after the recovery: %v", left)
+		}
+	}
+}
+
+// TestRevokeStopsWhenAnEarlierTokenCannotBeRevoked: X failing on a token an
+// earlier login left stops revoke with nothing changed (the store still
+// names that key), so that running it again finishes the job.
+func TestRevokeStopsWhenAnEarlierTokenCannotBeRevoked(t *testing.T) {
+	w := newWorld(t)
+	w.writeConfig("clientId = \"" + publicID + "\"\n")
+	if r := w.run("login"); r.code != 0 {
+		t.Fatalf("login: exit %d\n%s", r.code, r.stderr)
+	}
+	e1 := w.entry(publicID)
+	if r := w.run("login", "--token-key", "other"); r.code != 0 {
+		t.Fatalf("second login: exit %d\n%s", r.code, r.stderr)
+	}
+	cfg, _ := os.ReadFile(w.cfg)
+	storeBefore, _ := os.ReadFile(w.store)
+	for range 4 { // every retry fails
+		w.srv.InjectFault(xtest.RevokePath, xtest.Fault{Status: 503})
+	}
+	r := w.run("revoke")
+	if r.code != 1 || !strings.Contains(r.stderr, w.cfg+", key token, holds a token of an earlier twauth login that could not be revoked at X") || !strings.Contains(r.stderr, "nothing was changed: run twauth revoke again") {
+		t.Fatalf("revoke with X failing: exit %d\n%s", r.code, r.stderr)
+	}
+	if got, _ := os.ReadFile(w.cfg); string(got) != string(cfg) {
+		t.Errorf("Config.toml changed:\n%s", got)
+	}
+	if got, _ := os.ReadFile(w.store); string(got) != string(storeBefore) {
+		t.Error("the store changed")
+	}
+	if r := w.run("revoke"); r.code != 0 {
+		t.Fatalf("second revoke: exit %d\n%s", r.code, r.stderr)
+	}
+	if w.srv.IsValidAccessToken(e1.AccessToken) || w.readConfig() != "clientId = \""+publicID+"\"\n" {
+		t.Errorf("after the second revoke: first token valid %v, Config.toml %q", w.srv.IsValidAccessToken(e1.AccessToken), w.readConfig())
+	}
+}
+
+// TestRevokeKeepsAnotherAppsToken: two apps logged in to the same key, one
+// after the other; revoking the first leaves the second's token alone.
+func TestRevokeKeepsAnotherAppsToken(t *testing.T) {
+	w := newWorld(t)
+	w.writeConfig("x = 1\n")
+	if r := w.run("login", "--client-id", publicID); r.code != 0 {
+		t.Fatalf("login: exit %d\n%s", r.code, r.stderr)
+	}
+	w.env["TWAUTH_CLIENT_SECRET"] = confSecret
+	if r := w.run("login", "--client-id", confID); r.code != 0 {
+		t.Fatalf("login: exit %d\n%s", r.code, r.stderr)
+	}
+	delete(w.env, "TWAUTH_CLIENT_SECRET")
+	conf := w.entry(confID)
+	r := w.run("revoke", "--client-id", publicID)
+	if r.code != 0 || !strings.Contains(r.stderr, "Kept key token in "+w.cfg+": it holds a value that is not this app's token") {
+		t.Fatalf("revoke: exit %d\n%s", r.code, r.stderr)
+	}
+	if got, want := w.readConfig(), "x = 1\ntoken = \""+conf.AccessToken+"\"\n"; got != want {
+		t.Errorf("Config.toml = %q, want %q", got, want)
+	}
+}
+
+// TestRecordedConfigNotFollowedWhenItNamesAnotherApp: a recorded
+// Config.toml that now names another client id is someone else's file:
+// commands run from elsewhere leave it alone.
+func TestRecordedConfigNotFollowedWhenItNamesAnotherApp(t *testing.T) {
+	w := newWorld(t)
+	w.writeConfig("clientId = \"" + publicID + "\"\n")
+	if r := w.run("login"); r.code != 0 {
+		t.Fatalf("login: exit %d\n%s", r.code, r.stderr)
+	}
+	theirs := "clientId = \"" + otherID + "\"\ntoken = \"theirs\"\n"
+	w.writeConfig(theirs)
+	elsewhere := filepath.Join(w.dir, "cron")
+	if err := os.Mkdir(elsewhere, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(elsewhere)
+	w.noConfigFlag = true
+	e := w.entry(publicID)
+	if r := w.run("token"); r.code != 0 || r.stdout != e.AccessToken+"\n" {
+		t.Fatalf("token: exit %d, stdout %q\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := w.run("refresh", "--client-id", publicID); r.code != 0 {
+		t.Fatalf("refresh: exit %d\n%s", r.code, r.stderr)
+	}
+	if got := w.readConfig(); got != theirs {
+		t.Errorf("the other app's Config.toml was edited: %q", got)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -137,8 +138,10 @@ func (e *Entry) CarryEarlier(old *Entry) {
 }
 
 // ConfigKeys names a Config.toml and the keys twauth wrote into it, with
-// the SHA-256 of each token written there (a refresh that could not write
-// the file keeps the fingerprints of what the file still holds).
+// the SHA-256 of each token written there. A refresh that does not write
+// the file (twauth token with no Config.toml) keeps the fingerprints of
+// what the file still holds; one whose write of the file fails records the
+// new token's, which the next refresh writes into the same key.
 type ConfigKeys struct {
 	Path               string `json:"path"`
 	TokenKey           string `json:"token_key"`
@@ -352,48 +355,80 @@ func LoosePermissions(path string) (os.FileMode, bool) {
 }
 
 // Journal puts the raw body of X's answer to a refresh of clientID on disk,
-// before it is decoded: a file beside the store named like the store's own
-// temporary files (0600, no fsync: it guards against a killed process, the
-// store's own write against a power cut). Store writes made under the lock
-// sweep it away once the store holds the tokens; until then Orphans finds
-// the refresh token in it. The caller holds the lock.
+// before it is decoded: a file beside the store (0600, no fsync: it guards
+// against a killed process, the store's own write against a power cut),
+// named after the client id so that only that client's saves remove it
+// (RemoveJournals) and Orphans finds its refresh token until then. The
+// caller holds the lock.
 func (s *Store) Journal(clientID string, body []byte) error {
-	target := s.Path
-	if t, err := filepath.EvalSymlinks(s.Path); err == nil {
-		target = t
-	}
-	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".tmp-journal-*")
+	dir, prefix, err := s.journalPrefix(clientID)
 	if err != nil {
 		return err
 	}
-	id, _ := json.Marshal(clientID)
-	data := make([]byte, 0, len(body)+len(id)+48)
-	data = append(data, `{"twauth_journal":1,"client_id":`...)
-	data = append(data, id...)
-	data = append(data, `,"answer":`...)
-	data = append(data, body...)
-	data = append(data, "}\n"...)
-	_, err = f.Write(data)
+	f, err := os.CreateTemp(dir, prefix+"*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(body)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
 
-// decodeJournal reads a file Journal wrote: the client id and the refresh
-// token of the answer. A journal cut short does not parse.
-func decodeJournal(data []byte) (clientID, refreshToken string, ok bool) {
+// RemoveJournals removes, best effort, the journals of clientID: once the
+// store holds that client's new tokens (or no longer holds the client),
+// they are stale copies of secrets. The caller holds the lock.
+func (s *Store) RemoveJournals(clientID string) {
+	for _, p := range s.journals(clientID) {
+		_ = os.Remove(p)
+	}
+}
+
+// journalPrefix is the directory and the name prefix of clientID's
+// journals: beside the store's target, ".<store>.journal-<hash>-".
+func (s *Store) journalPrefix(clientID string) (dir, prefix string, err error) {
+	target, err := atomicfile.Target(s.Path)
+	if err != nil {
+		return "", "", err
+	}
+	sum := sha256.Sum256([]byte(clientID))
+	return filepath.Dir(target), "." + filepath.Base(target) + ".journal-" + hex.EncodeToString(sum[:8]) + "-", nil
+}
+
+// journals lists the journal files of clientID.
+func (s *Store) journals(clientID string) []string {
+	dir, prefix, err := s.journalPrefix(clientID)
+	if err != nil {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, de := range entries {
+		if strings.HasPrefix(de.Name(), prefix) && de.Type().IsRegular() {
+			out = append(out, filepath.Join(dir, de.Name()))
+		}
+	}
+	return out
+}
+
+// refreshTokenOf reads the refresh token from the body of a token answer:
+// JSON, as X sends, or a form-encoded body (RFC 6749 allows neither, but
+// golang.org/x/oauth2 reads both). An answer cut short gives none.
+func refreshTokenOf(body []byte) string {
 	var j struct {
-		Journal  int    `json:"twauth_journal"`
-		ClientID string `json:"client_id"`
-		Answer   struct {
-			RefreshToken string `json:"refresh_token"`
-		} `json:"answer"`
+		RefreshToken string `json:"refresh_token"`
 	}
-	if json.Unmarshal(data, &j) != nil || j.Journal != 1 {
-		return "", "", false
+	if json.Unmarshal(body, &j) == nil {
+		return j.RefreshToken
 	}
-	return j.ClientID, j.Answer.RefreshToken, true
+	if v, err := url.ParseQuery(string(body)); err == nil {
+		return v.Get("refresh_token")
+	}
+	return ""
 }
 
 // Orphan is the entry of a client in a temporary store file that a twauth
@@ -411,9 +446,9 @@ type Orphan struct {
 // X rotated just before the kill. Files that do not parse (a write cut
 // short) are skipped. The caller holds the lock.
 func (s *Store) Orphans(clientID, current string) []Orphan {
-	target := s.Path
-	if t, err := filepath.EvalSymlinks(s.Path); err == nil {
-		target = t
+	target, err := atomicfile.Target(s.Path)
+	if err != nil {
+		return nil
 	}
 	dir, prefix := filepath.Dir(target), "."+filepath.Base(target)+".tmp-"
 	entries, err := os.ReadDir(dir)
@@ -425,29 +460,33 @@ func (s *Store) Orphans(clientID, current string) []Orphan {
 		mod time.Time
 	}
 	var fs []found
-	for _, de := range entries {
-		if !strings.HasPrefix(de.Name(), prefix) || !de.Type().IsRegular() {
-			continue
-		}
-		p := filepath.Join(dir, de.Name())
-		info, err := de.Info()
-		if err != nil || info.Size() > maxOrphanSize {
-			continue
+	add := func(p string, read func(data []byte) *Entry) {
+		info, err := os.Stat(p)
+		if err != nil || !info.Mode().IsRegular() || info.Size() > maxOrphanSize {
+			return
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {
-			continue
+			return
 		}
-		var e *Entry
-		if f, err := Decode(data); err == nil {
-			e = f.Clients[clientID]
-		} else if id, rt, ok := decodeJournal(data); ok && id == clientID {
-			e = &Entry{ClientID: id, RefreshToken: rt}
+		if e := read(data); e != nil && e.RefreshToken != "" && e.RefreshToken != current {
+			fs = append(fs, found{Orphan{Path: p, Entry: e}, info.ModTime()})
 		}
-		if e == nil || e.RefreshToken == "" || e.RefreshToken == current {
-			continue
+	}
+	for _, de := range entries {
+		if strings.HasPrefix(de.Name(), prefix) {
+			add(filepath.Join(dir, de.Name()), func(data []byte) *Entry {
+				if f, err := Decode(data); err == nil {
+					return f.Clients[clientID]
+				}
+				return nil
+			})
 		}
-		fs = append(fs, found{Orphan{Path: p, Entry: e}, info.ModTime()})
+	}
+	for _, p := range s.journals(clientID) {
+		add(p, func(data []byte) *Entry {
+			return &Entry{ClientID: clientID, RefreshToken: refreshTokenOf(data)}
+		})
 	}
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].mod.After(fs[j].mod) })
 	out := make([]Orphan, len(fs))

@@ -367,45 +367,62 @@ func TestFastDecodeMatchesJSON(t *testing.T) {
 }
 
 // TestJournal: a journal of X's answer is found by Orphans for its own
-// client only, a journal cut short is not, and the next locked store write
-// sweeps it away.
+// client only (JSON or form-encoded; one cut short gives nothing), beside
+// the target of a symlinked store even before the target exists, and is
+// removed by RemoveJournals of its client, not by another client's save.
 func TestJournal(t *testing.T) {
 	dir := t.TempDir()
-	s := &Store{Path: filepath.Join(dir, "tokens.json")}
-	if err := s.Save(sample()); err != nil {
+	real := filepath.Join(dir, "secure", "real.json")
+	if err := os.MkdirAll(filepath.Dir(real), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	link := filepath.Join(dir, "tokens.json")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	s := &Store{Path: link}
 	answer := []byte(`{"token_type":"bearer","expires_in":7200,"access_token":"AT2","refresh_token":"RT2","scope":"tweet.read"}`)
 	if err := s.Journal("cid", answer); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Journal("other", []byte(`{"refresh_token":"RT-OTHER"}`)); err != nil {
+	journals, _ := filepath.Glob(filepath.Join(filepath.Dir(real), ".real.json.journal-*"))
+	if len(journals) != 1 {
+		t.Fatalf("journals beside the symlink's target: %v", journals)
+	}
+	if raw, _ := os.ReadFile(journals[0]); string(raw) != string(answer) {
+		t.Errorf("journal = %q, want the answer verbatim", raw)
+	}
+	if fi, _ := os.Stat(journals[0]); fi.Mode().Perm() != 0o600 {
+		t.Errorf("journal mode %o", fi.Mode().Perm())
+	}
+	if err := s.Journal("other", []byte("access_token=AT9&refresh_token=RT-OTHER&token_type=bearer")); err != nil {
 		t.Fatal(err)
 	}
-	cut := filepath.Join(dir, ".tokens.json.tmp-journal-cut")
-	if err := os.WriteFile(cut, []byte(`{"twauth_journal":1,"client_id":"cid","answer":{"refresh_token":"RT3"`), 0o600); err != nil {
+	if err := s.Journal("cid", answer[:len(answer)/2]); err != nil {
 		t.Fatal(err)
 	}
-	journals, _ := filepath.Glob(filepath.Join(dir, ".tokens.json.tmp-journal-*"))
-	if len(journals) != 3 {
-		t.Fatalf("journals: %v", journals)
+	if o := s.Orphans("cid", "RT"); len(o) != 1 || o[0].Entry.RefreshToken != "RT2" || o[0].Entry.ClientID != "cid" {
+		t.Fatalf("Orphans(cid) = %+v", o)
 	}
-	for _, j := range journals {
-		if fi, _ := os.Stat(j); fi.Mode().Perm() != 0o600 {
-			t.Errorf("%s: mode %o", j, fi.Mode().Perm())
-		}
-	}
-	orphans := s.Orphans("cid", "RT")
-	if len(orphans) != 1 || orphans[0].Entry.RefreshToken != "RT2" || orphans[0].Entry.ClientID != "cid" {
-		t.Fatalf("Orphans = %+v", orphans)
+	if o := s.Orphans("other", ""); len(o) != 1 || o[0].Entry.RefreshToken != "RT-OTHER" {
+		t.Fatalf("Orphans(other), a form-encoded answer = %+v", o)
 	}
 	if o := s.Orphans("cid", "RT2"); len(o) != 0 {
 		t.Errorf("the current refresh token counts as an orphan: %+v", o)
 	}
-	if err := s.Update(context.Background(), func(*File) error { return nil }); err != nil {
+	// A locked store write (another client's save) leaves them; the
+	// client's own RemoveJournals takes its journals only.
+	if err := s.Save(sample()); err != nil {
 		t.Fatal(err)
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, ".tokens.json.tmp-*")); len(left) != 0 {
-		t.Errorf("left after a locked write: %v", left)
+	if o := s.Orphans("other", ""); len(o) != 1 {
+		t.Fatalf("a store write swept another client's journal: %+v", o)
+	}
+	s.RemoveJournals("cid")
+	if o := s.Orphans("cid", "RT"); len(o) != 0 {
+		t.Errorf("after RemoveJournals(cid): %+v", o)
+	}
+	if o := s.Orphans("other", ""); len(o) != 1 {
+		t.Errorf("RemoveJournals(cid) took another client's journal")
 	}
 }
