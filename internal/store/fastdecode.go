@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -74,33 +75,18 @@ func (p *parser) expect(c byte) error {
 	return nil
 }
 
-// object reads {"key": value, …}, calling member for each key with the
-// parser at its value. A key seen twice gives up.
-func (p *parser) object(member func(key string) error) error {
-	if err := p.expect('{'); err != nil {
+// seq reads open, then items separated by commas, then close.
+func (p *parser) seq(open, close byte, item func() error) error {
+	if err := p.expect(open); err != nil {
 		return err
 	}
 	p.space()
-	if p.i < len(p.data) && p.data[p.i] == '}' {
+	if p.i < len(p.data) && p.data[p.i] == close {
 		p.i++
 		return nil
 	}
-	var seen []string
 	for {
-		key, err := p.str()
-		if err != nil {
-			return err
-		}
-		for _, k := range seen {
-			if k == key {
-				return errNotFast
-			}
-		}
-		seen = append(seen, key)
-		if err := p.expect(':'); err != nil {
-			return err
-		}
-		if err := member(key); err != nil {
+		if err := item(); err != nil {
 			return err
 		}
 		p.space()
@@ -111,12 +97,32 @@ func (p *parser) object(member func(key string) error) error {
 		p.i++
 		switch c {
 		case ',':
-		case '}':
+		case close:
 			return nil
 		default:
 			return errNotFast
 		}
 	}
+}
+
+// object reads {"key": value, …}, calling member for each key with the
+// parser at its value. A key seen twice gives up.
+func (p *parser) object(member func(key string) error) error {
+	var seen []string
+	return p.seq('{', '}', func() error {
+		key, err := p.str()
+		if err != nil {
+			return err
+		}
+		if slices.Contains(seen, key) {
+			return errNotFast
+		}
+		seen = append(seen, key)
+		if err := p.expect(':'); err != nil {
+			return err
+		}
+		return member(key)
+	})
 }
 
 // str reads a string with no escapes, no control characters and valid
@@ -187,50 +193,45 @@ func (p *parser) time() (time.Time, error) {
 	return t, nil
 }
 
-func (p *parser) entry(e *Entry) error {
+// strings reads an object whose members are all strings into the fields
+// named; any other member gives up.
+func (p *parser) strings(fields map[string]*string) error {
 	return p.object(func(key string) error {
+		dst, ok := fields[key]
+		if !ok {
+			return errNotFast
+		}
+		v, err := p.str()
+		*dst = v
+		return err
+	})
+}
+
+func (p *parser) entry(e *Entry) error {
+	strs := map[string]*string{
+		"client_id": &e.ClientID, "access_token": &e.AccessToken, "refresh_token": &e.RefreshToken,
+		"token_type": &e.TokenType, "scope": &e.Scope, "token_url": &e.TokenURL, "username": &e.Username,
+	}
+	return p.object(func(key string) error {
+		if dst, ok := strs[key]; ok {
+			v, err := p.str()
+			*dst = v
+			return err
+		}
 		var err error
 		switch key {
-		case "client_id":
-			e.ClientID, err = p.str()
-		case "access_token":
-			e.AccessToken, err = p.str()
-		case "refresh_token":
-			e.RefreshToken, err = p.str()
-		case "token_type":
-			e.TokenType, err = p.str()
 		case "expiry":
 			e.Expiry, err = p.time()
-		case "scope":
-			e.Scope, err = p.str()
-		case "token_url":
-			e.TokenURL, err = p.str()
-		case "confidential":
-			e.Confidential, err = p.boolean()
-		case "username":
-			e.Username, err = p.str()
 		case "updated_at":
 			e.UpdatedAt, err = p.time()
+		case "confidential":
+			e.Confidential, err = p.boolean()
 		case "config":
 			c := &ConfigKeys{}
 			e.Config = c
-			err = p.object(func(key string) error {
-				var err error
-				switch key {
-				case "path":
-					c.Path, err = p.str()
-				case "token_key":
-					c.TokenKey, err = p.str()
-				case "refresh_token_key":
-					c.RefreshTokenKey, err = p.str()
-				case "token_sha256":
-					c.TokenSHA256, err = p.str()
-				case "refresh_token_sha256":
-					c.RefreshTokenSHA256, err = p.str()
-				default:
-					err = errNotFast
-				}
-				return err
+			err = p.strings(map[string]*string{
+				"path": &c.Path, "token_key": &c.TokenKey, "refresh_token_key": &c.RefreshTokenKey,
+				"token_sha256": &c.TokenSHA256, "refresh_token_sha256": &c.RefreshTokenSHA256,
 			})
 		case "earlier":
 			err = p.earlier(e)
@@ -242,49 +243,11 @@ func (p *parser) entry(e *Entry) error {
 }
 
 func (p *parser) earlier(e *Entry) error {
-	if err := p.expect('['); err != nil {
-		return err
-	}
 	e.Earlier = []EarlierKey{}
-	p.space()
-	if p.i < len(p.data) && p.data[p.i] == ']' {
-		p.i++
-		return nil
-	}
-	for {
+	return p.seq('[', ']', func() error {
 		var k EarlierKey
-		err := p.object(func(key string) error {
-			var err error
-			switch key {
-			case "path":
-				k.Path, err = p.str()
-			case "key":
-				k.Key, err = p.str()
-			case "kind":
-				k.Kind, err = p.str()
-			case "sha256":
-				k.SHA256, err = p.str()
-			default:
-				err = errNotFast
-			}
-			return err
-		})
-		if err != nil {
-			return err
-		}
+		err := p.strings(map[string]*string{"path": &k.Path, "key": &k.Key, "kind": &k.Kind, "sha256": &k.SHA256})
 		e.Earlier = append(e.Earlier, k)
-		p.space()
-		if p.i >= len(p.data) {
-			return errNotFast
-		}
-		c := p.data[p.i]
-		p.i++
-		switch c {
-		case ',':
-		case ']':
-			return nil
-		default:
-			return errNotFast
-		}
-	}
+		return err
+	})
 }
