@@ -40,7 +40,9 @@ type TokenOptions struct {
 // and no network. Otherwise it refreshes under the store's lock, re-reading
 // the store first: another twauth may have refreshed meanwhile.
 func (a *App) Token(ctx context.Context, o TokenOptions) error {
-	a.followRecorded = true
+	// A refresh token passed in (CI) means a fresh checkout: its own
+	// ./Config.toml, not the one an earlier job recorded.
+	a.followRecorded = o.RefreshToken == ""
 	if err := a.openStore(); err != nil {
 		return err
 	}
@@ -282,7 +284,9 @@ type RefreshOptions struct {
 // rotated pair: the store first, then Config.toml (created when missing),
 // then the output.
 func (a *App) Refresh(ctx context.Context, o RefreshOptions) error {
-	a.followRecorded = true
+	// A refresh token passed in (CI) means a fresh checkout: its own
+	// ./Config.toml, not the one an earlier job recorded.
+	a.followRecorded = o.RefreshToken == ""
 	if err := a.setup(true); err != nil {
 		return err
 	}

@@ -863,3 +863,33 @@ func TestRecordedConfigNotFollowedWhenItNamesAnotherApp(t *testing.T) {
 		t.Errorf("the other app's Config.toml was edited: %q", got)
 	}
 }
+
+// TestRecordedConfigNotFollowedWithASeedToken: a refresh token passed in
+// (a CI job on a runner whose store remembers an older checkout) writes the
+// working directory's Config.toml, as the README's CI recipe says.
+func TestRecordedConfigNotFollowedWithASeedToken(t *testing.T) {
+	w := newWorld(t)
+	w.writeConfig("clientId = \"" + publicID + "\"\n")
+	if r := w.run("login"); r.code != 0 {
+		t.Fatalf("login: exit %d\n%s", r.code, r.stderr)
+	}
+	before := w.readConfig()
+	seed := w.entry(publicID).RefreshToken
+	checkout := filepath.Join(w.dir, "checkout")
+	if err := os.Mkdir(checkout, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(checkout)
+	w.noConfigFlag = true
+	r := w.run("refresh", "--client-id", publicID, "--refresh-token", seed)
+	if r.code != 0 {
+		t.Fatalf("refresh: exit %d\n%s", r.code, r.stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(checkout, "Config.toml"))
+	if err != nil || !strings.Contains(string(got), w.entry(publicID).AccessToken) {
+		t.Fatalf("./Config.toml of the checkout: %q, %v", got, err)
+	}
+	if w.readConfig() != before {
+		t.Error("the Config.toml of the earlier login was edited")
+	}
+}
