@@ -3,7 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/twauth/twauth/internal/balconfig"
 	"github.com/twauth/twauth/internal/store"
@@ -59,7 +60,7 @@ func (a *App) Revoke(ctx context.Context) error {
 	// killed refresh left on disk: revoked at X first, so that a failure
 	// there stops the command with nothing changed and it can run again.
 	earlier := a.earlierTokens(e, keys)
-	for _, path := range sortedKeys(earlier) {
+	for _, path := range slices.Sorted(maps.Keys(earlier)) {
 		for _, t := range earlier[path] {
 			if t.value == e.AccessToken || t.value == e.RefreshToken {
 				continue
@@ -102,7 +103,7 @@ func (a *App) Revoke(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
-				if !found || !a.holdsOurs(e, keys, recorded, k, v) {
+				if !found || !holdsOurs(e, keys, recorded, k, v) {
 					if found {
 						kept = append(kept, k)
 					}
@@ -113,7 +114,9 @@ func (a *App) Revoke(ctx context.Context) error {
 				}
 				removed = append(removed, k)
 			}
-			removedEarlier[keys.Path] = deleteEarlier(d, earlier[keys.Path])
+			if gone := deleteEarlier(d, earlier[keys.Path]); len(gone) > 0 {
+				removedEarlier[keys.Path] = gone
+			}
 			return nil
 		})
 		if err != nil {
@@ -122,7 +125,7 @@ func (a *App) Revoke(ctx context.Context) error {
 	}
 	// Keys earlier logins wrote into other files. A file that cannot be
 	// edited is only a warning: the tokens are revoked at X already.
-	for _, path := range sortedKeys(earlier) {
+	for _, path := range slices.Sorted(maps.Keys(earlier)) {
 		if path == keys.Path && doc != nil {
 			continue
 		}
@@ -135,11 +138,8 @@ func (a *App) Revoke(ctx context.Context) error {
 			a.warn("%s still holds a token of an earlier twauth login, revoked at X now; the file was not edited: %v", path, annotatePath(err, path))
 			continue
 		}
-		removedEarlier[path] = gone
-	}
-	for path, gone := range removedEarlier {
-		if len(gone) == 0 {
-			delete(removedEarlier, path)
+		if len(gone) > 0 {
+			removedEarlier[path] = gone
 		}
 	}
 	if err := a.store.Update(ctx, func(f *store.File) error {
@@ -166,7 +166,7 @@ func (a *App) Revoke(ctx context.Context) error {
 	if len(kept) > 0 {
 		a.say("Kept %s in %s: it holds a value that is not this app's token.", joinAnd(quoteAll(kept)), keys.Path)
 	}
-	for _, path := range sortedKeys(removedEarlier) {
+	for _, path := range slices.Sorted(maps.Keys(removedEarlier)) {
 		a.say("Revoked at X and removed %s from %s (written by an earlier login).", joinAnd(quoteAll(removedEarlier[path])), path)
 	}
 	a.say("Removed client id %s from %s.", id, a.store.Path)
@@ -177,7 +177,7 @@ func (a *App) Revoke(ctx context.Context) error {
 // record, is this app's token: the stored access or refresh token, or the
 // one twauth wrote there (its SHA-256 recorded). A store written before the
 // fingerprints were recorded counts every recorded key as twauth's.
-func (a *App) holdsOurs(e *store.Entry, keys *store.ConfigKeys, recorded bool, k, v string) bool {
+func holdsOurs(e *store.Entry, keys *store.ConfigKeys, recorded bool, k, v string) bool {
 	if v == e.AccessToken || v == e.RefreshToken {
 		return true
 	}
@@ -208,7 +208,7 @@ func (a *App) earlierTokens(e *store.Entry, cur *store.ConfigKeys) map[string][]
 	out := map[string][]earlierToken{}
 	docs := map[string]*balconfig.Doc{}
 	for _, k := range e.Earlier {
-		if k.Path == cur.Path && (k.Key == cur.TokenKey || k.Key == cur.RefreshTokenKey) {
+		if cur.Names(k.Path, k.Key) {
 			continue
 		}
 		d, ok := docs[k.Path]
@@ -249,15 +249,6 @@ func deleteEarlier(d *balconfig.Doc, ts []earlierToken) []string {
 		removed = append(removed, t.Key)
 	}
 	return removed
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // NothingStoredError: the store holds nothing for the app. Exit code 4,

@@ -52,7 +52,12 @@ func (a *App) Status(ctx context.Context, verify bool) error {
 	}
 	// Does the program's file hold the token the store holds?
 	cfgState, cfgCurrent := "missing: twauth refresh writes it", false
-	if d, exists, err := balconfig.Load(cfgPath); err != nil {
+	d, exists, err := a.doc, a.docExists, error(nil)
+	if cfgPath != a.cfgPath {
+		// The store recorded another file than the one in force here.
+		d, exists, err = balconfig.Load(cfgPath)
+	}
+	if err != nil {
 		cfgState = "cannot be read: " + err.Error()
 	} else if exists {
 		switch v, found, err := d.Get(tokenKey); {

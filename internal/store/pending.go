@@ -185,8 +185,9 @@ func (s *Store) TakePending(ctx context.Context, state, clientID string, now tim
 		}
 		pf.Used = used
 		if idx < 0 {
+			stateSum := Fingerprint(state)
 			switch {
-			case state != "" && slices.ContainsFunc(used, func(u usedPending) bool { return u.StateSHA256 == Fingerprint(state) }):
+			case state != "" && slices.ContainsFunc(used, func(u usedPending) bool { return u.StateSHA256 == stateSum }):
 				return &NoPendingError{Used: true}
 			case len(live) > 0 && state != "":
 				return &StateMismatchError{}

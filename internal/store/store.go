@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -76,6 +77,12 @@ func Fingerprint(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// Names reports whether c records key of the file at path (a nil c
+// records none).
+func (c *ConfigKeys) Names(path, key string) bool {
+	return c != nil && path == c.Path && (key == c.TokenKey || key == c.RefreshTokenKey)
+}
+
 // written returns the keys c records, each with the fingerprint of the
 // token it holds. Stores written before the fingerprints were recorded
 // fall back to those of the entry's tokens.
@@ -109,20 +116,12 @@ func (e *Entry) CarryEarlier(old *Entry) {
 	if old == nil {
 		return
 	}
-	cur := func(k EarlierKey) bool {
-		return e.Config != nil && k.Path == e.Config.Path && (k.Key == e.Config.TokenKey || k.Key == e.Config.RefreshTokenKey)
-	}
 	var out []EarlierKey
 	add := func(k EarlierKey) {
-		if cur(k) {
+		if e.Config.Names(k.Path, k.Key) {
 			return
 		}
-		for i, x := range out {
-			if x.Path == k.Path && x.Key == k.Key {
-				out = append(out[:i], out[i+1:]...)
-				break
-			}
-		}
+		out = slices.DeleteFunc(out, func(x EarlierKey) bool { return x.Path == k.Path && x.Key == k.Key })
 		out = append(out, k)
 	}
 	for _, k := range old.Earlier {
@@ -392,8 +391,7 @@ func (s *Store) journalPrefix(clientID string) (dir, prefix string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	sum := sha256.Sum256([]byte(clientID))
-	return filepath.Dir(target), "." + filepath.Base(target) + ".journal-" + hex.EncodeToString(sum[:8]) + "-", nil
+	return filepath.Dir(target), "." + filepath.Base(target) + ".journal-" + Fingerprint(clientID)[:16] + "-", nil
 }
 
 // journals lists the journal files of clientID.
@@ -402,6 +400,12 @@ func (s *Store) journals(clientID string) []string {
 	if err != nil {
 		return nil
 	}
+	return filesWithPrefix(dir, prefix)
+}
+
+// filesWithPrefix lists the regular files in dir whose names start with
+// prefix.
+func filesWithPrefix(dir, prefix string) []string {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
@@ -450,11 +454,6 @@ func (s *Store) Orphans(clientID, current string) []Orphan {
 	if err != nil {
 		return nil
 	}
-	dir, prefix := filepath.Dir(target), "."+filepath.Base(target)+".tmp-"
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil
-	}
 	type found struct {
 		Orphan
 		mod time.Time
@@ -462,7 +461,7 @@ func (s *Store) Orphans(clientID, current string) []Orphan {
 	var fs []found
 	add := func(p string, read func(data []byte) *Entry) {
 		info, err := os.Stat(p)
-		if err != nil || !info.Mode().IsRegular() || info.Size() > maxOrphanSize {
+		if err != nil || info.Size() > maxOrphanSize {
 			return
 		}
 		data, err := os.ReadFile(p)
@@ -473,15 +472,13 @@ func (s *Store) Orphans(clientID, current string) []Orphan {
 			fs = append(fs, found{Orphan{Path: p, Entry: e}, info.ModTime()})
 		}
 	}
-	for _, de := range entries {
-		if strings.HasPrefix(de.Name(), prefix) {
-			add(filepath.Join(dir, de.Name()), func(data []byte) *Entry {
-				if f, err := Decode(data); err == nil {
-					return f.Clients[clientID]
-				}
-				return nil
-			})
-		}
+	for _, p := range filesWithPrefix(filepath.Dir(target), "."+filepath.Base(target)+".tmp-") {
+		add(p, func(data []byte) *Entry {
+			if f, err := Decode(data); err == nil {
+				return f.Clients[clientID]
+			}
+			return nil
+		})
 	}
 	for _, p := range s.journals(clientID) {
 		add(p, func(data []byte) *Entry {
