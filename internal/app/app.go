@@ -1,17 +1,19 @@
-// Package app carries out twauth's commands: it ties the PKCE pair, the
-// loopback listener, the browser, X's endpoints, the token store and the
-// Config.toml editor together. It knows nothing of cobra: internal/cli turns
-// flags into Settings and calls one method per command.
+// Package app holds twauth's flows: login, exchange, token, refresh,
+// status, revoke. Each takes a resolved target (internal/resolve: which
+// app, which Config.toml, which keys) and the store, does the work, and
+// returns a result for the command line to print. It knows nothing of
+// cobra. Prose it shows while it works (the authorization URL, the wait,
+// warnings) goes to Deps.Stderr; data goes back to the caller.
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,361 +21,165 @@ import (
 	"github.com/twauth/twauth/internal/balconfig"
 	"github.com/twauth/twauth/internal/oauth"
 	"github.com/twauth/twauth/internal/opener"
+	"github.com/twauth/twauth/internal/resolve"
 	"github.com/twauth/twauth/internal/store"
 	"github.com/twauth/twauth/internal/wirelog"
 )
 
-// Env is the outside world as twauth sees it. Tests replace every part.
-type Env struct {
-	Stdin          io.Reader
-	Stdout, Stderr io.Writer
-	// Getenv reads the environment (BAL_CONFIG_FILES, SSH_CONNECTION, …).
+// Deps is the outside world of a flow. Tests replace every part.
+type Deps struct {
+	Stdin  io.Reader
+	Stderr io.Writer
+	// Getenv reads the environment (SSH_CONNECTION, BROWSER, …).
 	Getenv func(string) string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Transport sends HTTP requests; nil means http.DefaultTransport.
 	Transport http.RoundTripper
-	// Open opens a URL in a browser; nil means the --browser command,
-	// $BROWSER, or the system opener.
+	// Open opens a URL in a browser; nil means Browser, $BROWSER, or the
+	// system opener.
 	Open opener.Func
-	// Interactive reports that stderr is a terminal: the wait shows an
-	// updating line.
+	// Browser is the --browser command.
+	Browser string
+	// Interactive reports that stderr is a terminal.
 	Interactive bool
 	// GOOS is runtime.GOOS unless a test says otherwise.
 	GOOS string
 	// Retry overrides the refresh retry policy (tests).
 	Retry oauth.RetryPolicy
-}
-
-// Settings are the resolved flags and environment (DESIGN.md, "Settings").
-type Settings struct {
-	// ConfigPath is --config / TWAUTH_CONFIG; empty means BAL_CONFIG_FILES
-	// or ./Config.toml.
-	ConfigPath   string
-	ClientID     string
-	ClientSecret string
-	RedirectURIs []string
-	Scopes       []string
-
-	AuthURL, TokenURL, RevokeURL, APIURL string
-
-	TokenKey, RefreshTokenKey, ClientIDKey, ClientSecretKey string
-	// TokenKeySet and RefreshTokenKeySet report that the keys were given
-	// (flag or environment): otherwise the keys a login recorded for this
-	// Config.toml are used, so a refresh updates the refresh token where
-	// the login put it.
-	TokenKeySet, RefreshTokenKeySet bool
-
-	StorePath   string
-	Browser     string
+	// Verbose traces HTTP on Stderr, secrets redacted.
+	Verbose     bool
 	HTTPTimeout time.Duration
 	LockTimeout time.Duration
-	JSON        bool
-	Verbose     bool
 }
 
-// App runs one command.
-type App struct {
-	env Env
-	s   Settings
-
-	cfgPath   string
-	doc       *balconfig.Doc
-	docExists bool
-	store     *store.Store
-	client    *oauth.Client
-	// secretNote explains why a secret in Config.toml was not used.
-	secretNote string
-	warned     map[string]bool
-	// followRecorded: a command that works on an existing login (token,
-	// refresh, status, revoke) uses the Config.toml that login recorded
-	// when none is named and there is none in the working directory.
-	followRecorded bool
+// Runner runs flows for one target. Everything it acts on is settled when
+// it is made.
+type Runner struct {
+	d      Deps
+	t      *resolve.Target
+	st     *store.Store
+	client *oauth.Client
+	// doc is the Config.toml as parsed once for this command; nil when the
+	// file is missing.
+	doc    *balconfig.Doc
+	warned map[string]bool
+	// tunnelShown: the SSH tunnel command was printed.
+	tunnelShown bool
 }
 
-// New returns an App for one command.
-func New(env Env, s Settings) *App {
-	if env.Getenv == nil {
-		env.Getenv = func(string) string { return "" }
+// New returns a Runner. doc is t's Config.toml, parsed (nil when missing).
+func New(d Deps, t *resolve.Target, st *store.Store, doc *balconfig.Doc) *Runner {
+	if d.Getenv == nil {
+		d.Getenv = func(string) string { return "" }
 	}
-	if env.Now == nil {
-		env.Now = time.Now
+	if d.Now == nil {
+		d.Now = time.Now
 	}
-	if env.GOOS == "" {
-		env.GOOS = runtime.GOOS
+	if d.GOOS == "" {
+		d.GOOS = runtime.GOOS
 	}
-	if env.Stdin == nil {
-		env.Stdin = strings.NewReader("")
+	if d.Stdin == nil {
+		d.Stdin = strings.NewReader("")
+	}
+	if d.Stderr == nil {
+		d.Stderr = io.Discard
+	}
+	if d.HTTPTimeout == 0 {
+		d.HTTPTimeout = 30 * time.Second
+	}
+	if d.LockTimeout == 0 {
+		d.LockTimeout = store.DefaultLockTimeout
 	}
 	// The browser command, the progress line and the listener's reports
 	// write to stderr from their own goroutines.
-	env.Stderr = &syncWriter{w: env.Stderr}
-	if s.TokenKey == "" {
-		s.TokenKey = "token"
-	}
-	if s.ClientIDKey == "" {
-		s.ClientIDKey = "clientId"
-	}
-	if s.ClientSecretKey == "" {
-		s.ClientSecretKey = "clientSecret"
-	}
-	if len(s.RedirectURIs) == 0 {
-		s.RedirectURIs = []string{DefaultRedirectURI}
-	}
-	if len(s.Scopes) == 0 {
-		s.Scopes = oauth.DefaultScopes
-	}
-	if s.HTTPTimeout == 0 {
-		s.HTTPTimeout = 30 * time.Second
-	}
-	if s.LockTimeout == 0 {
-		s.LockTimeout = store.DefaultLockTimeout
-	}
-	return &App{env: env, s: s, warned: map[string]bool{}}
+	d.Stderr = &syncWriter{w: d.Stderr}
+	r := &Runner{d: d, t: t, st: st, doc: doc, warned: map[string]bool{}}
+	r.client = r.newClient(t.ClientID.Value, t.ClientSecret.Value)
+	return r
 }
 
-// DefaultRedirectURI is the callback twauth listens on unless told
-// otherwise; register it in the X app's settings.
-const DefaultRedirectURI = "http://127.0.0.1:8765/callback"
+// Client is the OAuth client of the target.
+func (r *Runner) Client() *oauth.Client { return r.client }
 
-func (a *App) now() time.Time { return a.env.Now().UTC() }
+func (r *Runner) newClient(id, secret string) *oauth.Client {
+	base := r.d.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if r.d.Verbose {
+		base = &wirelog.Transport{Base: base, Out: r.d.Stderr}
+	}
+	return &oauth.Client{
+		ClientID:     id,
+		ClientSecret: secret,
+		AuthURL:      r.t.AuthURL.Value,
+		TokenURL:     r.t.TokenURL.Value,
+		RevokeURL:    r.t.RevokeURL.Value,
+		APIURL:       r.t.APIURL.Value,
+		HTTP: &http.Client{
+			Transport: base,
+			Timeout:   r.d.HTTPTimeout,
+			// An OAuth endpoint that redirects is misconfigured; following
+			// it would resend credentials to another place.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		Now:   r.d.Now,
+		Retry: r.d.Retry,
+	}
+}
+
+func (r *Runner) now() time.Time { return r.d.Now().UTC() }
 
 // say writes a line of prose to stderr.
-func (a *App) say(format string, args ...any) {
-	fmt.Fprintf(a.env.Stderr, format+"\n", args...)
+func (r *Runner) say(format string, args ...any) {
+	fmt.Fprintf(r.d.Stderr, format+"\n", args...)
 }
 
 // warn writes a warning once per text.
-func (a *App) warn(format string, args ...any) {
+func (r *Runner) warn(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	if a.warned[msg] {
+	if r.warned[msg] {
 		return
 	}
-	a.warned[msg] = true
-	fmt.Fprintln(a.env.Stderr, "twauth: warning: "+msg)
+	r.warned[msg] = true
+	fmt.Fprintln(r.d.Stderr, "twauth: warning: "+msg)
 }
 
-// UsageError is a usage or configuration error. Exit code 2.
+// tokenURL is the token endpoint in force.
+func (r *Runner) tokenURL() string {
+	if r.t.TokenURL.Value != "" {
+		return r.t.TokenURL.Value
+	}
+	return oauth.DefaultTokenURL
+}
+
+// UsageError is a usage or configuration error.
 type UsageError struct{ Msg string }
 
 func (e *UsageError) Error() string { return e.Msg }
-
-// ExitCode is 2.
-func (e *UsageError) ExitCode() int { return 2 }
 
 func usagef(format string, args ...any) error {
 	return &UsageError{Msg: fmt.Sprintf(format, args...)}
 }
 
-// openStore sets up the token store and warns about loose permissions.
-func (a *App) openStore() error {
-	if a.store != nil {
+// checkWrite fails, before anything is spent, on what would keep the
+// tokens from reaching Config.toml: another app's file, token keys that
+// clash with the client keys, key paths the file cannot take.
+func (r *Runner) checkWrite() error {
+	if r.t.Conflict != nil {
+		return r.t.Conflict
+	}
+	if err := r.t.CheckKeys(); err != nil {
+		return err
+	}
+	if r.doc == nil {
 		return nil
 	}
-	path := a.s.StorePath
-	if path == "" {
-		p, err := store.DefaultPath()
-		if err != nil {
-			return usagef("%v", err)
-		}
-		path = p
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return usagef("store path %q: %v", path, err)
-	}
-	a.store = &store.Store{Path: abs, LockTimeout: a.s.LockTimeout}
-	a.warnLoose(abs, "the token store")
-	return nil
-}
-
-func (a *App) warnLoose(path, what string) {
-	if mode, loose := store.LoosePermissions(path); loose {
-		a.warn("%s %s is readable by other users (mode %04o): twauth sets it to 0600 on its next write (or: chmod 600 %s)", what, path, mode, path)
-	}
-}
-
-// loadConfig reads Config.toml: its clientId and clientSecret are inputs,
-// and its token keys are where the token goes. An invalid file is an error
-// with its line and column.
-func (a *App) loadConfig() error {
-	if a.doc != nil {
-		return nil
-	}
-	path := balconfig.Locate(a.s.ConfigPath, a.env.Getenv)
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return usagef("Config.toml path %q: %v", path, err)
-	}
-	doc, exists, err := balconfig.Load(abs)
-	if err != nil {
-		return err
-	}
-	if !exists && a.followRecorded && a.s.ConfigPath == "" && a.env.Getenv("BAL_CONFIG_FILES") == "" {
-		// No Config.toml named and none here: a cron job or a script run
-		// from another directory means the program's file that login
-		// wrote, not a new ./Config.toml.
-		if rec, id := a.recordedConfig(); rec != "" && rec != abs {
-			rdoc, rexists, err := balconfig.Load(rec)
-			if err != nil {
-				return err
-			}
-			// Only while it is still this app's file: one that names
-			// another client id now belongs to someone else.
-			cid, named, err := rdoc.Get(a.s.ClientIDKey)
-			if rexists && err == nil && (!named || cid == id) {
-				abs, doc, exists = rec, rdoc, true
-			}
-		}
-	}
-	a.cfgPath, a.doc, a.docExists = abs, doc, exists
-	if exists {
-		a.warnLoose(abs, "Config.toml")
-	}
-	return nil
-}
-
-// recordedConfig is the Config.toml recorded for the app in the store, and
-// the app's client id: the client id given, else the only app stored. A
-// store that cannot be read gives none here; the command reports it when it
-// reads it.
-func (a *App) recordedConfig() (path, clientID string) {
-	if err := a.openStore(); err != nil {
-		return "", ""
-	}
-	f, err := a.store.Load()
-	if err != nil {
-		return "", ""
-	}
-	id := a.s.ClientID
-	if id == "" {
-		ids := f.ClientIDs()
-		if len(ids) != 1 {
-			return "", ""
-		}
-		id = ids[0]
-	}
-	if e := f.Clients[id]; e != nil && e.Config != nil {
-		return e.Config.Path, id
-	}
-	return "", ""
-}
-
-// resolveClient settles the client id and secret (DESIGN.md, "Settings"):
-// flag or environment first, then Config.toml. A secret from Config.toml
-// is used only with the client id of the same file.
-func (a *App) resolveClient() (id, secret string, err error) {
-	id, secret = a.s.ClientID, a.s.ClientSecret
-	if a.doc == nil {
-		return id, secret, nil
-	}
-	cfgID, hasID, err := a.doc.Get(a.s.ClientIDKey)
-	if err != nil {
-		return "", "", err
-	}
-	fromFile := false
-	if id == "" && hasID && cfgID != "" {
-		id, fromFile = cfgID, true
-	}
-	if secret == "" {
-		cfgSecret, hasSecret, err := a.doc.Get(a.s.ClientSecretKey)
-		if err != nil {
-			return "", "", err
-		}
-		switch {
-		case !hasSecret || cfgSecret == "":
-		case fromFile || (hasID && cfgID == id):
-			secret = cfgSecret
-		case !hasID:
-			a.secretNote = fmt.Sprintf("%s has %s but no %s, so twauth cannot tell which app it belongs to: it was not sent with client id %s", a.cfgPath, a.s.ClientSecretKey, a.s.ClientIDKey, id)
-		default:
-			a.secretNote = fmt.Sprintf("%s belongs to client id %s, not %s: it was not sent", a.s.ClientSecretKey, cfgID, id)
-		}
-	}
-	return id, secret, nil
-}
-
-// setup loads Config.toml and the store and builds the OAuth client. With
-// pickOnly, a missing client id is taken from the store when it holds
-// exactly one app.
-func (a *App) setup(pickOnly bool) error {
-	if err := a.loadConfig(); err != nil {
-		return err
-	}
-	if err := a.openStore(); err != nil {
-		return err
-	}
-	id, secret, err := a.resolveClient()
-	if err != nil {
-		return err
-	}
-	if id == "" && pickOnly {
-		f, err := a.store.Load()
-		if err != nil {
-			return err
-		}
-		if ids := f.ClientIDs(); len(ids) == 1 {
-			id = ids[0]
-		} else if len(ids) > 1 {
-			return usagef("the token store holds several apps (%s): pick one with --client-id or TWAUTH_CLIENT_ID", strings.Join(ids, ", "))
-		}
-	}
-	if id == "" {
-		return usagef("no client id: pass --client-id, set TWAUTH_CLIENT_ID, or add %s to %s (the OAuth 2.0 Client ID from the X developer portal, Keys and tokens)", a.s.ClientIDKey, a.cfgPath)
-	}
-	a.client = a.newClient(id, secret)
-	return nil
-}
-
-func (a *App) newClient(id, secret string) *oauth.Client {
-	base := a.env.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	if a.s.Verbose {
-		base = &wirelog.Transport{Base: base, Out: a.env.Stderr}
-	}
-	return &oauth.Client{
-		ClientID:     id,
-		ClientSecret: secret,
-		AuthURL:      a.s.AuthURL,
-		TokenURL:     a.s.TokenURL,
-		RevokeURL:    a.s.RevokeURL,
-		APIURL:       a.s.APIURL,
-		HTTP: &http.Client{
-			Transport: base,
-			Timeout:   a.s.HTTPTimeout,
-			// An OAuth endpoint that redirects is misconfigured; following
-			// it would resend credentials to another place.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		Now:   a.env.Now,
-		Retry: a.env.Retry,
-	}
-}
-
-// tokenURL is the token endpoint in force.
-func (a *App) tokenURL() string {
-	if a.s.TokenURL != "" {
-		return a.s.TokenURL
-	}
-	return oauth.DefaultTokenURL
-}
-
-// checkConfigKeys tries the edits a login or refresh will make on a copy
-// of Config.toml, so a key path the file cannot take is reported before any
-// network call, with nothing written.
-func (a *App) checkConfigKeys(keys ...string) error {
-	probe, err := balconfig.Parse(a.doc.Bytes())
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if k == "" {
-			continue
-		}
+	probe := cloneDoc(r.doc)
+	for _, k := range r.t.Keys() {
 		if err := probe.Set(k, "twauth-probe"); err != nil {
-			return annotatePath(err, a.cfgPath)
+			return annotatePath(err, r.t.ConfigPath)
 		}
 	}
 	return nil
@@ -390,30 +196,123 @@ func annotatePath(err error, path string) error {
 	return err
 }
 
-// gitWarning warns once when Config.toml, which holds a token, would be
-// committed.
-func (a *App) gitWarning() {
-	if w := balconfig.GitWarning(a.cfgPath); w != "" {
-		a.warn("%s", w)
-	}
+// ConfigNotWrittenError: the tokens are safe in the store, but Config.toml
+// could not be written. Entry is what the store holds.
+type ConfigNotWrittenError struct {
+	StorePath, ConfigPath string
+	// HasRefreshToken says whether a refresh can write the file later.
+	HasRefreshToken bool
+	Err             error
 }
 
-// adoptRecordedKeys makes the keys recorded by the login that wrote e the
-// keys in force, unless they were given explicitly.
-func (a *App) adoptRecordedKeys(e *store.Entry) {
-	if e == nil || e.Config == nil || e.Config.Path != a.cfgPath {
-		return
-	}
-	if !a.s.TokenKeySet && e.Config.TokenKey != "" {
-		a.s.TokenKey = e.Config.TokenKey
-	}
-	if !a.s.RefreshTokenKeySet {
-		a.s.RefreshTokenKey = e.Config.RefreshTokenKey
-	}
+func (e *ConfigNotWrittenError) Error() string {
+	return fmt.Sprintf("the new tokens are saved in %s, but %s was not updated: %v", e.StorePath, e.ConfigPath, e.Err)
 }
 
-// whenText renders an expiry as "2026-12-01 13:20:00 UTC (in 1h59m)".
-func whenText(t, now time.Time) string {
+func (e *ConfigNotWrittenError) Unwrap() error { return e.Err }
+
+// writeConfig copies a token set into Config.toml, reusing the document
+// parsed for this command when the file has not changed since. It runs
+// after the store holds the tokens, so an interrupt no longer stops it.
+// The keys twauth creates are recorded in keys.
+func (r *Runner) writeConfig(ctx context.Context, e *store.Entry) error {
+	write := func(d *balconfig.Doc) error { return r.setTokenKeys(d, e) }
+	err := editDoc(context.WithoutCancel(ctx), r.t.ConfigPath, r.doc, r.d.LockTimeout, write)
+	if err != nil {
+		return &ConfigNotWrittenError{StorePath: r.st.Path, ConfigPath: r.t.ConfigPath, HasRefreshToken: e.RefreshToken != "", Err: annotatePath(err, r.t.ConfigPath)}
+	}
+	return nil
+}
+
+// setTokenKeys writes the access token (and the refresh token, when a key
+// is set for it) into d.
+func (r *Runner) setTokenKeys(d *balconfig.Doc, e *store.Entry) error {
+	if err := d.Set(r.t.TokenKey.Value, e.AccessToken); err != nil {
+		return err
+	}
+	if k := r.t.RefreshTokenKey.Value; k != "" && e.RefreshToken != "" {
+		if err := d.Set(k, e.RefreshToken); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// configKeys records the Config.toml keys e is written to, with the
+// fingerprints of the tokens written there and which of those keys twauth
+// created (revoke deletes those and blanks the ones the user declared).
+func (r *Runner) configKeys(e *store.Entry, old *store.ConfigKeys) *store.ConfigKeys {
+	k := &store.ConfigKeys{Path: r.t.ConfigPath, TokenKey: r.t.TokenKey.Value, TokenSHA256: store.Fingerprint(e.AccessToken)}
+	if e.RefreshToken != "" && r.t.RefreshTokenKey.Value != "" {
+		k.RefreshTokenKey = r.t.RefreshTokenKey.Value
+		k.RefreshTokenSHA256 = store.Fingerprint(e.RefreshToken)
+	}
+	k.Created = r.created(old, k.TokenKey, k.RefreshTokenKey)
+	return k
+}
+
+// created lists the keys among keys that twauth creates: absent from
+// Config.toml before twauth first wrote them. What old recorded for the
+// same file and key stands; a key twauth has not written before is
+// created when the parsed file lacks it now.
+func (r *Runner) created(old *store.ConfigKeys, keys ...string) []string {
+	var out []string
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		if old != nil && old.Path == r.t.ConfigPath && (old.TokenKey == k || old.RefreshTokenKey == k) {
+			if slices.Contains(old.Created, k) {
+				out = append(out, k)
+			}
+			continue
+		}
+		if r.doc == nil {
+			out = append(out, k)
+		} else if _, found, err := r.doc.Get(k); err == nil && !found {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// newEntry is the store entry for tok; old, when set, lends what a refresh
+// does not change.
+func (r *Runner) newEntry(g store.Grant, old *store.Entry) *store.Entry {
+	e := &store.Entry{
+		ClientID:     r.client.ClientID,
+		AccessToken:  g.AccessToken,
+		RefreshToken: g.RefreshToken,
+		TokenType:    g.TokenType,
+		Expiry:       g.Expiry,
+		Scope:        g.Scope,
+		TokenURL:     r.tokenURL(),
+		Confidential: r.client.Confidential(),
+		UpdatedAt:    r.now().Truncate(time.Second),
+	}
+	if old != nil {
+		e.Username = old.Username
+		if e.Scope == "" {
+			e.Scope = old.Scope
+		}
+	}
+	return e
+}
+
+func grantOf(t *oauth.Token) store.Grant {
+	return store.Grant{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType, Expiry: t.Expiry, Scope: t.Scope}
+}
+
+// ClientType is "confidential" or "public".
+func ClientType(confidential bool) string {
+	if confidential {
+		return "confidential"
+	}
+	return "public"
+}
+
+// WhenText renders an expiry as "2026-12-01 13:20:00 UTC (in 1h59m)".
+func WhenText(t, now time.Time) string {
 	d := t.Sub(now)
 	rel := "in " + roundDuration(d)
 	if d < 0 {
@@ -426,8 +325,6 @@ func roundDuration(d time.Duration) string {
 	switch {
 	case d >= time.Hour:
 		d = d.Round(time.Minute)
-	case d >= time.Minute:
-		d = d.Round(time.Second)
 	default:
 		d = d.Round(time.Second)
 	}
@@ -454,12 +351,6 @@ func hasScopes(scope string, want ...string) bool {
 		}
 	}
 	return true
-}
-
-// fileExists reports whether path names an existing file.
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }
 
 // syncWriter serialises writes from several goroutines.

@@ -69,38 +69,37 @@ func parsePasted(in string) (pasted, error) {
 
 // loginManual is `login --manual`: no listener; the user pastes the
 // redirect URL, which may point anywhere (an https callback, another host).
-func (a *App) loginManual(ctx context.Context, o LoginOptions, pair pkce.Pair, state string) error {
-	redirect := a.s.RedirectURIs[0]
+func (a *Runner) loginManual(ctx context.Context, o LoginOptions, pair pkce.Pair, state string) (*LoggedIn, error) {
+	redirect := o.RedirectURIs[0]
 	if u, err := url.Parse(redirect); err != nil || !u.IsAbs() || u.Host == "" {
-		return usagef("redirect URI %q is not an absolute URL", redirect)
+		return nil, usagef("redirect URI %q is not an absolute URL", redirect)
 	}
-	authURL, err := a.client.AuthorizeURL(oauth.AuthRequest{RedirectURI: redirect, Scopes: a.s.Scopes, State: state, PKCE: pair})
+	authURL, err := a.client.AuthorizeURL(oauth.AuthRequest{RedirectURI: redirect, Scopes: o.Scopes, State: state, PKCE: pair})
 	if err != nil {
-		return usagef("%v", err)
+		return nil, usagef("%v", err)
 	}
 	a.say("Open this URL in any browser and approve:\n\n    %s\n", authURL)
 	a.say("The browser is then sent to %s; the page may fail to load, which is expected.", redirect)
 	a.say("Copy the whole URL from its address bar and paste it here. X's code expires 30 seconds after you approve.")
-	fmt.Fprint(a.env.Stderr, "Redirect URL: ")
-
-	line, err := readLine(ctx, a.env.Stdin, o.Timeout)
+	fmt.Fprint(a.d.Stderr, "Redirect URL: ")
+	line, err := readLine(ctx, a.d.Stdin, o.Timeout)
 	if err != nil {
 		if err == context.DeadlineExceeded {
-			return &TimeoutError{After: o.Timeout, Where: "stdin", Hint: "paste the redirect URL sooner"}
+			return nil, &TimeoutError{After: o.Timeout, Where: "stdin", Stdin: true}
 		}
-		return err
+		return nil, err
 	}
 	p, err := parsePasted(line)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := a.checkPastedState(p, state); err != nil {
-		return err
+		return nil, err
 	}
 	return a.exchangeAndSave(ctx, p.Code, pair.Verifier, redirect)
 }
 
-func (a *App) checkPastedState(p pasted, state string) error {
+func (a *Runner) checkPastedState(p pasted, state string) error {
 	if !p.HasState {
 		a.warn("a bare code carries no state, so twauth cannot check that it comes from this login; paste the whole redirect URL when you can")
 		return nil
@@ -111,16 +110,12 @@ func (a *App) checkPastedState(p pasted, state string) error {
 	return nil
 }
 
-// StateError is a pasted redirect whose state is not this login's. Exit
-// code 3.
+// StateError is a pasted redirect whose state is not this login's.
 type StateError struct{}
 
 func (e *StateError) Error() string {
-	return "the state in the pasted URL does not match this login (a redirect from an older login, or a forged one): run twauth login --manual again and paste the redirect of that login"
+	return "the state in the pasted URL does not match this login (a redirect from an older login, or a forged one)"
 }
-
-// ExitCode is 3: authorization failed.
-func (e *StateError) ExitCode() int { return 3 }
 
 // readLine reads one line from r, giving up when ctx ends or timeout passes.
 func readLine(ctx context.Context, r io.Reader, timeout time.Duration) (string, error) {

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -11,98 +10,101 @@ import (
 	"github.com/twauth/twauth/internal/store"
 )
 
-// URL is `twauth url`: it prints the authorization URL of a new login on
-// stdout and keeps the login pending for `twauth exchange`.
-func (a *App) URL(ctx context.Context, method pkce.Method) error {
-	if err := a.setup(false); err != nil {
-		return err
+// Started is a login that `twauth url` started.
+type Started struct {
+	URL     string
+	Pending *store.Pending
+	// PendingPath is the file that keeps it.
+	PendingPath string
+}
+
+// URLOptions are the settings of a started login.
+type URLOptions struct {
+	PKCEMethod   pkce.Method
+	RedirectURIs []string
+	Scopes       []string
+}
+
+// URL starts a login: it builds the authorization URL and keeps the
+// verifier and state as a pending login for Exchange.
+func (a *Runner) URL(ctx context.Context, o URLOptions) (*Started, error) {
+	if len(o.RedirectURIs) == 0 {
+		o.RedirectURIs = []string{DefaultRedirectURI}
 	}
-	if err := a.checkLogin(); err != nil {
-		return err
+	if len(o.Scopes) == 0 {
+		o.Scopes = oauth.DefaultScopes
 	}
-	pair, state, err := a.newSecrets(method)
+	if err := a.checkLogin(o.Scopes); err != nil {
+		return nil, err
+	}
+	pair, state, err := a.newSecrets(o.PKCEMethod)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	redirect := a.s.RedirectURIs[0]
-	authURL, err := a.client.AuthorizeURL(oauth.AuthRequest{RedirectURI: redirect, Scopes: a.s.Scopes, State: state, PKCE: pair})
+	redirect := o.RedirectURIs[0]
+	authURL, err := a.client.AuthorizeURL(oauth.AuthRequest{RedirectURI: redirect, Scopes: o.Scopes, State: state, PKCE: pair})
 	if err != nil {
-		return usagef("%v", err)
+		return nil, usagef("%v", err)
 	}
 	now := a.now()
 	p := &store.Pending{
 		ClientID:    a.client.ClientID,
 		RedirectURI: redirect,
-		Scopes:      a.s.Scopes,
+		Scopes:      o.Scopes,
 		State:       state,
 		Verifier:    pair.Verifier,
 		Method:      string(pair.Method),
-		AuthURL:     a.s.AuthURL,
+		AuthURL:     a.t.AuthURL.Value,
 		TokenURL:    a.tokenURL(),
 		CreatedAt:   now.Truncate(time.Second),
 		ExpiresAt:   now.Add(store.PendingTTL).Truncate(time.Second),
 	}
-	if err := a.store.AddPending(ctx, p, now); err != nil {
-		return err
+	if err := a.st.AddPending(ctx, p, now); err != nil {
+		return nil, err
 	}
-	if a.s.JSON {
-		if err := a.printJSON(map[string]any{
-			"url":          authURL,
-			"client_id":    p.ClientID,
-			"redirect_uri": redirect,
-			"scope":        strings.Join(p.Scopes, " "),
-			"expires_at":   p.ExpiresAt.Format(time.RFC3339),
-		}); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintln(a.env.Stdout, authURL)
-	}
-	a.say("Open the URL above in any browser and approve. Then, within 30 seconds (X's code lifetime), run\n\n    twauth exchange '<the URL the browser was sent to>'\n\nThe pending login is kept in %s until %s.", a.store.PendingPath(), p.ExpiresAt.Format("15:04:05 UTC"))
-	return nil
+	return &Started{URL: authURL, Pending: p, PendingPath: a.st.PendingPath()}, nil
 }
 
-// Exchange is `twauth exchange`: it finishes the pending login with a
-// pasted redirect URL (state checked) or a bare code, and saves the tokens
-// exactly as login does.
-func (a *App) Exchange(ctx context.Context, input string) error {
-	p, err := parsePasted(input)
+// Pasted is what the user pasted into exchange, parsed.
+type Pasted = pasted
+
+// ParsePasted reads a redirect URL, its query string, or a bare code.
+func ParsePasted(in string) (Pasted, error) { return parsePasted(in) }
+
+// TokenURLMismatchError: a pending login names another token URL than the
+// one in force. It is never followed: an edited pending file would send
+// the code, verifier and credentials elsewhere.
+type TokenURLMismatchError struct{ Pending, InForce string }
+
+func (e *TokenURLMismatchError) Error() string {
+	return "the pending login was started for the token endpoint " + e.Pending + ", not " + e.InForce + " (the one in force): the code is not sent there"
+}
+
+// Exchange finishes the pending login p names with the pasted code, and
+// saves the tokens exactly as Login does. The Runner's target is the
+// pending login's app; everything that would keep the tokens from being
+// saved was checked before the pending login is taken and the code spent.
+func (a *Runner) Exchange(ctx context.Context, p Pasted, pendingClientID string) (*LoggedIn, error) {
+	if err := a.checkWrite(); err != nil {
+		return nil, err
+	}
+	if _, err := a.st.Load(); err != nil {
+		return nil, err
+	}
+	pend, err := a.st.PeekPending(p.State, pendingClientID, a.now())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := a.loadConfig(); err != nil {
-		return err
+	if pend.TokenURL != "" && strings.TrimRight(pend.TokenURL, "/") != strings.TrimRight(a.tokenURL(), "/") {
+		return nil, &TokenURLMismatchError{Pending: pend.TokenURL, InForce: a.tokenURL()}
 	}
-	if err := a.openStore(); err != nil {
-		return err
-	}
-	// What would keep the tokens from being saved is found before the
-	// pending login is taken and the code spent.
-	if err := a.checkConfigKeys(a.s.TokenKey, a.s.RefreshTokenKey); err != nil {
-		return err
-	}
-	if _, err := a.store.Load(); err != nil {
-		return err
-	}
-	// Only an explicitly chosen client narrows the search for a bare code.
-	pend, err := a.store.TakePending(ctx, p.State, a.s.ClientID, a.now())
+	pend, err = a.st.TakePending(ctx, p.State, pendingClientID, a.now())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !p.HasState {
 		a.warn("a bare code carries no state, so twauth cannot check that it comes from the pending login; paste the whole redirect URL when you can")
 	}
-	// The pending login names its app; the secret is the one that goes
-	// with that client id.
-	a.s.ClientID = pend.ClientID
-	_, secret, err := a.resolveClient()
-	if err != nil {
-		return err
-	}
-	a.client = a.newClient(pend.ClientID, secret)
-	a.s.TokenURL = pend.TokenURL
-	a.client.TokenURL = pend.TokenURL
-	a.s.Scopes = pend.Scopes
 	a.gitWarning()
 	return a.exchangeAndSave(ctx, p.Code, pend.Verifier, pend.RedirectURI)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 
 	"github.com/twauth/twauth/internal/balconfig"
@@ -15,43 +16,39 @@ import (
 // entry from the store. A token X already considers invalid counts as
 // revoked. When X cannot be reached nothing local is removed, so the
 // command can be run again.
-func (a *App) Revoke(ctx context.Context) error {
-	a.followRecorded = true
-	if err := a.setup(true); err != nil {
-		return err
-	}
-	f, err := a.store.Load()
+func (a *Runner) Revoke(ctx context.Context) (*Revoked, error) {
+	f, err := a.st.Load()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	id := a.client.ClientID
 	e := f.Clients[id]
 	if e == nil {
-		return &NothingStoredError{Msg: fmt.Sprintf("nothing is stored for client id %s in %s: there is nothing to revoke (already revoked, or logged in with another --store)", id, a.store.Path)}
+		return nil, &NothingStoredError{ClientID: id, StorePath: a.st.Path}
 	}
-	if err := a.needSecret(e); err != nil {
-		return err
+	if err := a.needSecret(); err != nil {
+		return nil, err
 	}
 	// The keys to clear: those recorded at login, else the ones in force,
 	// and then only where they still hold one of this app's tokens.
 	keys := e.Config
 	recorded := keys != nil
 	if !recorded {
-		keys = &store.ConfigKeys{Path: a.cfgPath, TokenKey: a.s.TokenKey, RefreshTokenKey: a.s.RefreshTokenKey}
+		keys = &store.ConfigKeys{Path: a.t.ConfigPath, TokenKey: a.t.TokenKey.Value, RefreshTokenKey: a.t.RefreshTokenKey.Value}
 	}
 	var doc *balconfig.Doc
 	if keys.Path != "" && fileExists(keys.Path) {
 		d, _, err := balconfig.Load(keys.Path)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		// Try the deletions on a copy first: a refusal stops everything.
 		for _, k := range []string{keys.TokenKey, keys.RefreshTokenKey} {
 			if k == "" {
 				continue
 			}
-			if _, err := d.Delete(k); err != nil {
-				return annotatePath(err, keys.Path)
+			if err := clearKey(d, keys, k); err != nil {
+				return nil, annotatePath(err, keys.Path)
 			}
 		}
 		doc = d
@@ -66,13 +63,13 @@ func (a *App) Revoke(ctx context.Context) error {
 				continue
 			}
 			if _, err := a.client.Revoke(ctx, t.value, t.Kind); err != nil {
-				return fmt.Errorf("%s, key %s, holds a token of an earlier twauth login that could not be revoked at X: %w; nothing was changed: run twauth revoke again", path, t.Key, err)
+				return nil, fmt.Errorf("%s, key %s, holds a token of an earlier twauth login that could not be revoked at X: %w; nothing was changed", path, t.Key, err)
 			}
 		}
 	}
-	for _, o := range a.store.Orphans(id, e.RefreshToken) {
+	for _, o := range a.st.Orphans(id, e.RefreshToken) {
 		if _, err := a.client.Revoke(ctx, o.Entry.RefreshToken, "refresh_token"); err != nil {
-			return fmt.Errorf("%s holds a refresh token an interrupted twauth refresh left that could not be revoked at X: %w; nothing was changed: run twauth revoke again", o.Path, err)
+			return nil, fmt.Errorf("%s holds a refresh token an interrupted twauth refresh left that could not be revoked at X: %w; nothing was changed", o.Path, err)
 		}
 	}
 
@@ -80,21 +77,21 @@ func (a *App) Revoke(ctx context.Context) error {
 	if e.RefreshToken != "" {
 		inv, err := a.client.Revoke(ctx, e.RefreshToken, "refresh_token")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		notes = append(notes, revokedText("refresh token", inv))
 	}
 	inv, err := a.client.Revoke(ctx, e.AccessToken, "access_token")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	notes = append(notes, revokedText("access token", inv))
 
-	var removed, kept []string
+	var removed, kept, blanked []string
 	removedEarlier := map[string][]string{}
 	if doc != nil {
-		err := balconfig.Edit(ctx, keys.Path, a.s.LockTimeout, func(d *balconfig.Doc) error {
-			removed, kept = nil, nil
+		err := balconfig.Edit(ctx, keys.Path, a.d.LockTimeout, func(d *balconfig.Doc) error {
+			removed, kept, blanked = nil, nil, nil
 			for _, k := range []string{keys.TokenKey, keys.RefreshTokenKey} {
 				if k == "" {
 					continue
@@ -109,10 +106,14 @@ func (a *App) Revoke(ctx context.Context) error {
 					}
 					continue
 				}
-				if _, err := d.Delete(k); err != nil {
+				if err := clearKey(d, keys, k); err != nil {
 					return err
 				}
-				removed = append(removed, k)
+				if slices.Contains(keys.Created, k) {
+					removed = append(removed, k)
+				} else {
+					blanked = append(blanked, k)
+				}
 			}
 			if gone := deleteEarlier(d, earlier[keys.Path]); len(gone) > 0 {
 				removedEarlier[keys.Path] = gone
@@ -120,7 +121,7 @@ func (a *App) Revoke(ctx context.Context) error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("the tokens are revoked at X, but %s was not edited: %w", keys.Path, annotatePath(err, keys.Path))
+			return nil, fmt.Errorf("the tokens are revoked at X, but %s was not edited: %w", keys.Path, annotatePath(err, keys.Path))
 		}
 	}
 	// Keys earlier logins wrote into other files. A file that cannot be
@@ -130,7 +131,7 @@ func (a *App) Revoke(ctx context.Context) error {
 			continue
 		}
 		var gone []string
-		err := balconfig.Edit(ctx, path, a.s.LockTimeout, func(d *balconfig.Doc) error {
+		err := balconfig.Edit(ctx, path, a.d.LockTimeout, func(d *balconfig.Doc) error {
 			gone = deleteEarlier(d, earlier[path])
 			return nil
 		})
@@ -142,35 +143,41 @@ func (a *App) Revoke(ctx context.Context) error {
 			removedEarlier[path] = gone
 		}
 	}
-	if err := a.store.Update(ctx, func(f *store.File) error {
+	if err := a.st.Update(ctx, func(f *store.File) error {
 		delete(f.Clients, id)
-		a.store.RemoveJournals(id)
+		a.st.RemoveJournals(id)
 		return nil
 	}); err != nil {
+		return nil, err
+	}
+	return &Revoked{ClientID: id, Notes: notes, ConfigPath: keys.Path, Removed: removed, Blanked: blanked, Kept: kept, RemovedEarlier: removedEarlier, StorePath: a.st.Path}, nil
+}
+
+// Revoked is the outcome of Revoke.
+type Revoked struct {
+	ClientID string
+	// Notes name what was revoked at X ("refresh token", "access token
+	// (X already considered it invalid)").
+	Notes      []string
+	ConfigPath string
+	// Removed are keys twauth had created; Blanked are keys the program
+	// declares, set to ""; Kept hold a value that is not this app's token.
+	Removed, Blanked, Kept []string
+	// RemovedEarlier are keys earlier logins wrote, by file.
+	RemovedEarlier map[string][]string
+	StorePath      string
+}
+
+// clearKey removes key k from d when twauth created it, and blanks it
+// (k = "") when the program declared it: a declared configurable with no
+// value stops the program at start-up (docs/design.md, "Facts about
+// Ballerina").
+func clearKey(d *balconfig.Doc, keys *store.ConfigKeys, k string) error {
+	if slices.Contains(keys.Created, k) {
+		_, err := d.Delete(k)
 		return err
 	}
-	if a.s.JSON {
-		out := map[string]any{"client_id": id, "revoked": true, "config": keys.Path, "removed_keys": removed, "store": a.store.Path}
-		if len(kept) > 0 {
-			out["kept_keys"] = kept
-		}
-		if len(removedEarlier) > 0 {
-			out["removed_earlier_keys"] = removedEarlier
-		}
-		return a.printJSON(out)
-	}
-	a.say("Revoked at X: %s.", joinAnd(notes))
-	if len(removed) > 0 {
-		a.say("Removed %s from %s.", joinAnd(quoteAll(removed)), keys.Path)
-	}
-	if len(kept) > 0 {
-		a.say("Kept %s in %s: it holds a value that is not this app's token.", joinAnd(quoteAll(kept)), keys.Path)
-	}
-	for _, path := range slices.Sorted(maps.Keys(removedEarlier)) {
-		a.say("Revoked at X and removed %s from %s (written by an earlier login).", joinAnd(quoteAll(removedEarlier[path])), path)
-	}
-	a.say("Removed client id %s from %s.", id, a.store.Path)
-	return nil
+	return d.Set(k, "")
 }
 
 // holdsOurs says whether v, the value of key k of the Config.toml keys
@@ -204,7 +211,7 @@ type earlierToken struct {
 // that still hold the token written there (same SHA-256), leaving out the
 // keys revoke clears anyway. A file that is gone or cannot be read is
 // skipped: there is nothing twauth can clear in it.
-func (a *App) earlierTokens(e *store.Entry, cur *store.ConfigKeys) map[string][]earlierToken {
+func (a *Runner) earlierTokens(e *store.Entry, cur *store.ConfigKeys) map[string][]earlierToken {
 	out := map[string][]earlierToken{}
 	docs := map[string]*balconfig.Doc{}
 	for _, k := range e.Earlier {
@@ -251,14 +258,6 @@ func deleteEarlier(d *balconfig.Doc, ts []earlierToken) []string {
 	return removed
 }
 
-// NothingStoredError: the store holds nothing for the app. Exit code 4,
-// like every "no login" case, without the advice to log in.
-type NothingStoredError struct{ Msg string }
-
-func (e *NothingStoredError) Error() string { return e.Msg }
-
-// ExitCode is 4.
-func (e *NothingStoredError) ExitCode() int { return 4 }
 
 func revokedText(what string, alreadyInvalid bool) string {
 	if alreadyInvalid {
@@ -287,4 +286,10 @@ func joinAnd(s []string) string {
 		out += ", " + x
 	}
 	return out + " and " + s[len(s)-1]
+}
+
+// fileExists reports whether path names an existing file.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

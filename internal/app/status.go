@@ -3,127 +3,77 @@ package app
 import (
 	"context"
 	"fmt"
-	"strings"
-	"time"
 
-	"github.com/twauth/twauth/internal/balconfig"
-	"github.com/twauth/twauth/internal/oauth"
+	"github.com/twauth/twauth/internal/store"
 )
 
-// Status is `twauth status`: what is stored for the client, and with
-// verify whether X accepts the access token.
-func (a *App) Status(ctx context.Context, verify bool) error {
-	a.followRecorded = true
-	if err := a.setup(true); err != nil {
-		return err
-	}
-	f, err := a.store.Load()
+// Status is what is stored for the target's app, and where its token goes.
+type Status struct {
+	Entry *store.Entry
+	// ConfigState says whether Config.toml holds the stored access token.
+	ConfigState   string
+	ConfigCurrent bool
+	// Verified is set by a verification: whether X accepts the token.
+	Verified *bool
+}
+
+// NothingStoredError: the store holds nothing for the app.
+type NothingStoredError struct{ ClientID, StorePath string }
+
+func (e *NothingStoredError) Error() string {
+	return fmt.Sprintf("nothing is stored for client id %s in %s", e.ClientID, e.StorePath)
+}
+
+// ExpiredError: the access token to verify has expired.
+type ExpiredError struct{}
+
+func (e *ExpiredError) Error() string { return "the access token has expired" }
+
+// Status reports what is stored for the target's app and whether the
+// target's Config.toml — the very file refresh would write — holds its
+// access token. With verify, X is asked whether it accepts the token; the
+// error of that check comes back with the Status.
+func (a *Runner) Status(ctx context.Context, verify bool) (*Status, error) {
+	f, err := a.st.Load()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	id := a.client.ClientID
 	e := f.Clients[id]
 	if e == nil {
-		return &oauth.LoginNeededError{Reason: fmt.Sprintf("nothing is stored for client id %s in %s", id, a.store.Path)}
+		return nil, &NothingStoredError{ClientID: id, StorePath: a.st.Path}
 	}
-	now := a.now()
-	expired := !now.Before(e.Expiry)
-
-	var verified *bool
-	var verifyErr error
-	if verify {
-		ok := false
-		if expired {
-			verifyErr = &oauth.LoginNeededError{Reason: "the access token has expired: run twauth token or twauth refresh to renew it, or"}
-		} else if u, err := a.client.Me(ctx, e.AccessToken); err != nil {
-			verifyErr = err
-		} else {
-			ok = true
-			if u.Username != e.Username {
-				e.Username = u.Username
-			}
-		}
-		verified = &ok
-	}
-
-	cfgPath, tokenKey := a.cfgPath, a.s.TokenKey
-	if e.Config != nil {
-		cfgPath, tokenKey = e.Config.Path, e.Config.TokenKey
-	}
-	// Does the program's file hold the token the store holds?
-	cfgState, cfgCurrent := "missing: twauth refresh writes it", false
-	d, exists, err := a.doc, a.docExists, error(nil)
-	if cfgPath != a.cfgPath {
-		// The store recorded another file than the one in force here.
-		d, exists, err = balconfig.Load(cfgPath)
-	}
-	if err != nil {
-		cfgState = "cannot be read: " + err.Error()
-	} else if exists {
-		switch v, found, err := d.Get(tokenKey); {
+	s := &Status{Entry: e, ConfigState: "missing: a refresh writes it"}
+	if a.doc != nil {
+		switch v, found, err := a.doc.Get(a.t.TokenKey.Value); {
 		case err != nil:
-			cfgState = err.Error()
+			s.ConfigState = err.Error()
 		case !found:
-			cfgState = "no token there: twauth refresh writes it"
+			s.ConfigState = "no token there: a refresh writes it"
 		case v == e.AccessToken:
-			cfgState, cfgCurrent = "holds the current access token", true
+			s.ConfigState, s.ConfigCurrent = "holds the current access token", true
 		default:
-			cfgState = "holds another access token, not the stored one: twauth refresh updates it"
+			s.ConfigState = "holds another access token, not the stored one: a refresh updates it"
 		}
 	}
-	if a.s.JSON {
-		m := map[string]any{
-			"client_id":          id,
-			"client_type":        clientType(e.Confidential),
-			"config":             cfgPath,
-			"token_key":          tokenKey,
-			"config_current":     cfgCurrent,
-			"config_state":       cfgState,
-			"store":              a.store.Path,
-			"username":           e.Username,
-			"scope":              e.Scope,
-			"expires_at":         e.Expiry.UTC().Format(time.RFC3339),
-			"expires_in_seconds": int64(e.Expiry.Sub(now).Seconds()),
-			"expired":            expired,
-			"refresh_token_held": e.RefreshToken != "",
-			"token_url":          e.TokenURL,
-		}
-		if verified != nil {
-			m["verified"] = *verified
-		}
-		if err := a.printJSON(m); err != nil {
-			return err
-		}
-		return verifyErr
+	if a.t.Conflict != nil {
+		s.ConfigState = fmt.Sprintf("names client id %s: no token of %s is written there", a.t.ConfigClientID, id)
 	}
-	var b strings.Builder
-	row := func(k, v string) { fmt.Fprintf(&b, "%-14s %s\n", k, v) }
-	row("Client id", fmt.Sprintf("%s (%s client)", id, clientType(e.Confidential)))
-	if e.Username != "" {
-		row("Account", "@"+e.Username)
-	} else {
-		row("Account", "unknown (needs the users.read and tweet.read scopes)")
+	if !verify {
+		return s, nil
 	}
-	row("Config.toml", fmt.Sprintf("%s, key %s (%s)", cfgPath, tokenKey, cfgState))
-	row("Token store", a.store.Path)
-	row("Scopes", e.Scope)
-	if expired {
-		row("Access token", "expired "+whenText(e.Expiry, now))
-	} else {
-		row("Access token", "expires "+whenText(e.Expiry, now))
+	ok := false
+	s.Verified = &ok
+	if !a.now().Before(e.Expiry) {
+		return s, &ExpiredError{}
 	}
-	if e.RefreshToken != "" {
-		row("Refresh token", "held: twauth token and twauth refresh renew the access token")
-	} else {
-		row("Refresh token", "none: log in again when the access token expires")
+	u, err := a.client.Me(ctx, e.AccessToken)
+	if err != nil {
+		return s, err
 	}
-	if verified != nil {
-		if *verified {
-			row("Verified", "yes: X accepts the access token (GET /2/users/me)")
-		} else {
-			row("Verified", "no")
-		}
-	}
-	fmt.Fprint(a.env.Stdout, b.String())
-	return verifyErr
+	ok = true
+	e.Username = u.Username
+	return s, nil
 }
+
+

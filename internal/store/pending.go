@@ -119,85 +119,42 @@ func (s *Store) AddPending(ctx context.Context, p *Pending, now time.Time) error
 	})
 }
 
-// NoPendingError means `twauth exchange` has nothing to finish. Exit code 2.
+// NoPendingError means there is no pending login to finish.
 type NoPendingError struct{ Expired, Used bool }
 
 func (e *NoPendingError) Error() string {
 	if e.Used {
-		return "this redirect was already exchanged (a pending login is used once, and X accepts its code once): run twauth url again, then twauth exchange with the new redirect URL"
+		return "this redirect was already exchanged (a pending login is used once, and X accepts its code once)"
 	}
 	if e.Expired {
-		return "the pending login expired (it lasts 10 minutes): run twauth url again, then twauth exchange within 10 minutes"
+		return "the pending login expired (it lasts 10 minutes)"
 	}
-	return "no pending login: run twauth url first (or twauth login), then twauth exchange with the redirect URL"
+	return "no pending login"
 }
 
-// ExitCode is 2.
-func (e *NoPendingError) ExitCode() int { return 2 }
 
 // StateMismatchError means a redirect's state matches no pending login.
-// Exit code 3.
 type StateMismatchError struct{}
 
 func (e *StateMismatchError) Error() string {
-	return "the state in the redirect URL matches no pending login (a stale or forged redirect): run twauth url again and use the redirect of that login"
+	return "the state in the redirect URL matches no pending login (a stale or forged redirect)"
 }
 
-// ExitCode is 3: authorization failed.
-func (e *StateMismatchError) ExitCode() int { return 3 }
 
 // TakePending removes and returns the pending login to finish: the one
 // whose state equals state (compared in constant time) when state is not
 // empty, else the newest one of clientID ("" = any client). A pending login
-// is used once: it is removed even if the exchange then fails.
+// is used once: it is removed even if the exchange then fails. Expired
+// logins are dropped, with their verifiers.
 func (s *Store) TakePending(ctx context.Context, state, clientID string, now time.Time) (*Pending, error) {
 	var found *Pending
 	err := s.updatePending(ctx, func(pf *pendingFile) error {
-		var live []*Pending
-		expired := false
-		for _, q := range pf.Pending {
-			if q == nil {
-				continue
-			}
-			if !now.Before(q.ExpiresAt) {
-				expired = true
-				continue
-			}
-			live = append(live, q)
+		idx, err := pf.pick(state, clientID, now)
+		if err != nil {
+			return err
 		}
-		idx := -1
-		for i, q := range live {
-			switch {
-			case state != "":
-				if subtle.ConstantTimeCompare([]byte(q.State), []byte(state)) == 1 {
-					idx = i
-				}
-			case clientID == "" || q.ClientID == clientID:
-				idx = i // the newest wins: entries are in order of creation
-			}
-		}
-		pf.Pending = live
-		used := pf.Used[:0]
-		for _, u := range pf.Used {
-			if now.Before(u.Until) {
-				used = append(used, u)
-			}
-		}
-		pf.Used = used
-		if idx < 0 {
-			stateSum := Fingerprint(state)
-			switch {
-			case state != "" && slices.ContainsFunc(used, func(u usedPending) bool { return u.StateSHA256 == stateSum }):
-				return &NoPendingError{Used: true}
-			case len(live) > 0 && state != "":
-				return &StateMismatchError{}
-			case expired:
-				return &NoPendingError{Expired: true}
-			}
-			return &NoPendingError{}
-		}
-		found = live[idx]
-		pf.Pending = append(live[:idx:idx], live[idx+1:]...)
+		found = pf.Pending[idx]
+		pf.Pending = append(pf.Pending[:idx:idx], pf.Pending[idx+1:]...)
 		pf.Used = append(pf.Used, usedPending{StateSHA256: Fingerprint(found.State), Until: found.ExpiresAt})
 		if len(pf.Used) > 4*maxPending {
 			pf.Used = pf.Used[len(pf.Used)-4*maxPending:]
@@ -208,4 +165,66 @@ func (s *Store) TakePending(ctx context.Context, state, clientID string, now tim
 		return nil, err
 	}
 	return found, nil
+}
+
+// PeekPending is TakePending without taking: the login exchange would
+// finish, so that everything else can be checked before it is used up.
+func (s *Store) PeekPending(state, clientID string, now time.Time) (*Pending, error) {
+	pf, err := s.loadPending()
+	if err != nil {
+		return nil, err
+	}
+	idx, err := pf.pick(state, clientID, now)
+	if err != nil {
+		return nil, err
+	}
+	return pf.Pending[idx], nil
+}
+
+// pick drops what expired by now and finds the login to finish.
+func (pf *pendingFile) pick(state, clientID string, now time.Time) (int, error) {
+	var live []*Pending
+	expired := false
+	for _, q := range pf.Pending {
+		if q == nil {
+			continue
+		}
+		if !now.Before(q.ExpiresAt) {
+			expired = true
+			continue
+		}
+		live = append(live, q)
+	}
+	idx := -1
+	for i, q := range live {
+		switch {
+		case state != "":
+			if subtle.ConstantTimeCompare([]byte(q.State), []byte(state)) == 1 {
+				idx = i
+			}
+		case clientID == "" || q.ClientID == clientID:
+			idx = i // the newest wins: entries are in order of creation
+		}
+	}
+	pf.Pending = live
+	used := pf.Used[:0]
+	for _, u := range pf.Used {
+		if now.Before(u.Until) {
+			used = append(used, u)
+		}
+	}
+	pf.Used = used
+	if idx >= 0 {
+		return idx, nil
+	}
+	stateSum := Fingerprint(state)
+	switch {
+	case state != "" && slices.ContainsFunc(used, func(u usedPending) bool { return u.StateSHA256 == stateSum }):
+		return -1, &NoPendingError{Used: true}
+	case len(live) > 0 && state != "":
+		return -1, &StateMismatchError{}
+	case expired:
+		return -1, &NoPendingError{Expired: true}
+	}
+	return -1, &NoPendingError{}
 }

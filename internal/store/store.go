@@ -147,6 +147,12 @@ type ConfigKeys struct {
 	RefreshTokenKey    string `json:"refresh_token_key,omitempty"`
 	TokenSHA256        string `json:"token_sha256,omitempty"`
 	RefreshTokenSHA256 string `json:"refresh_token_sha256,omitempty"`
+	// Created lists the keys that were not in the file before twauth
+	// first wrote them: revoke deletes those and blanks the others, which
+	// the program declares (docs/design.md, "Facts about Ballerina"). A
+	// store written before this was recorded has none: every key is then
+	// blanked, never deleted.
+	Created []string `json:"created,omitempty"`
 }
 
 // File is the whole store.
@@ -178,23 +184,25 @@ type Store struct {
 func DefaultPath() (string, error) {
 	dir, err := os.UserConfigDir()
 	if err != nil {
-		return "", fmt.Errorf("no user config directory (%v): pass --store", err)
+		return "", &NoDefaultPathError{Err: err}
 	}
 	return filepath.Join(dir, "twauth", "tokens.json"), nil
 }
 
-// CorruptError is a store file twauth cannot read. Exit code 2.
+// NoDefaultPathError: the system names no user config directory.
+type NoDefaultPathError struct{ Err error }
+
+func (e *NoDefaultPathError) Error() string { return fmt.Sprintf("no user config directory (%v)", e.Err) }
+
+// CorruptError is a store file twauth cannot read.
 type CorruptError struct {
 	Path   string
 	Reason string
 }
 
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("the token store %s is unreadable: %s: move it aside (its refresh tokens may still be copied out by hand) and run twauth login", e.Path, e.Reason)
+	return fmt.Sprintf("the token store %s is unreadable: %s", e.Path, e.Reason)
 }
-
-// ExitCode is 2: a configuration error.
-func (e *CorruptError) ExitCode() int { return 2 }
 
 // Load reads the store without taking the lock: writes replace the file
 // atomically, so a reader sees the old or the new file, whole. A missing
@@ -219,11 +227,9 @@ func Decode(data []byte) (*File, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("it is empty")
 	}
-	f, err := fastDecode(data)
+	f, err := decodeJSON(data)
 	if err != nil {
-		if f, err = decodeJSON(data); err != nil {
-			return nil, err
-		}
+		return nil, err
 	}
 	switch {
 	case f.Version == 0:
@@ -448,20 +454,32 @@ type Orphan struct {
 // leftover temporary files of the store hold with a refresh token other
 // than current. Such a file may hold the only copy of a refresh token that
 // X rotated just before the kill. Files that do not parse (a write cut
-// short) are skipped. The caller holds the lock.
+// short), and files another user owns or could have written, are skipped
+// (docs/design.md, "Security rules"). The caller holds the lock.
 func (s *Store) Orphans(clientID, current string) []Orphan {
+	found := s.orphans(clientID, current)
+	out := make([]Orphan, len(found))
+	for i, f := range found {
+		out[i] = f.Orphan
+	}
+	return out
+}
+
+// orphan is an Orphan with the time its file was last written.
+type orphan struct {
+	Orphan
+	mod time.Time
+}
+
+func (s *Store) orphans(clientID, current string) []orphan {
 	target, err := atomicfile.Target(s.Path)
 	if err != nil {
 		return nil
 	}
-	type found struct {
-		Orphan
-		mod time.Time
-	}
-	var fs []found
+	var fs []orphan
 	add := func(p string, read func(data []byte) *Entry) {
-		info, err := os.Stat(p)
-		if err != nil || info.Size() > maxOrphanSize {
+		info, err := os.Lstat(p)
+		if err != nil || !info.Mode().IsRegular() || info.Size() > maxOrphanSize || !ownedPrivate(info) {
 			return
 		}
 		data, err := os.ReadFile(p)
@@ -469,7 +487,7 @@ func (s *Store) Orphans(clientID, current string) []Orphan {
 			return
 		}
 		if e := read(data); e != nil && e.RefreshToken != "" && e.RefreshToken != current {
-			fs = append(fs, found{Orphan{Path: p, Entry: e}, info.ModTime()})
+			fs = append(fs, orphan{Orphan{Path: p, Entry: e}, info.ModTime()})
 		}
 	}
 	for _, p := range filesWithPrefix(filepath.Dir(target), "."+filepath.Base(target)+".tmp-") {
@@ -482,15 +500,11 @@ func (s *Store) Orphans(clientID, current string) []Orphan {
 	}
 	for _, p := range s.journals(clientID) {
 		add(p, func(data []byte) *Entry {
-			return &Entry{ClientID: clientID, RefreshToken: refreshTokenOf(data)}
+			return &Entry{ClientID: clientID, RefreshToken: refreshTokenOf(journalBody(data))}
 		})
 	}
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].mod.After(fs[j].mod) })
-	out := make([]Orphan, len(fs))
-	for i, f := range fs {
-		out[i] = f.Orphan
-	}
-	return out
+	return fs
 }
 
 // maxOrphanSize bounds what Orphans reads: a store is a few KB.

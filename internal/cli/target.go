@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/twauth/twauth/internal/app"
+	"github.com/twauth/twauth/internal/balconfig"
+	"github.com/twauth/twauth/internal/resolve"
+	"github.com/twauth/twauth/internal/store"
+)
+
+// setting is a global flag's value with how it was given.
+func (g *GlobalOptions) setting(name, value string) resolve.Setting {
+	from := g.from(name)
+	if from == "" {
+		return resolve.Setting{}
+	}
+	return resolve.Setting{Value: value, From: from}
+}
+
+// flags are the explicit settings for the resolution.
+func (g *GlobalOptions) resolveFlags() resolve.Flags {
+	return resolve.Flags{
+		Config:          g.setting("config", g.Config),
+		ClientID:        g.setting("client-id", g.ClientID),
+		ClientSecret:    g.setting("client-secret", g.ClientSecret),
+		TokenKey:        g.setting("token-key", g.TokenKey),
+		RefreshTokenKey: g.setting("refresh-token-key", g.RefreshTokenKey),
+		ClientIDKey:     g.setting("client-id-key", g.ClientIDKey),
+		ClientSecretKey: g.setting("client-secret-key", g.ClientSecretKey),
+		AuthURL:         g.setting("auth-url", g.AuthURL),
+		TokenURL:        g.setting("token-url", g.TokenURL),
+		RevokeURL:       g.setting("revoke-url", g.RevokeURL),
+		APIURL:          g.setting("api-url", g.APIURL),
+	}
+}
+
+// openStore is the token store in force, with a warning for loose modes.
+func (f *Factory) openStore() (*store.Store, error) {
+	path := f.Global.StoreArg
+	if path == "" {
+		p, err := store.DefaultPath()
+		if err != nil {
+			return nil, err
+		}
+		path = p
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, &usageError{"store path " + path + ": " + err.Error()}
+	}
+	f.warnLoose(abs, "the token store")
+	return &store.Store{Path: abs, LockTimeout: f.Global.LockTimeout}, nil
+}
+
+func (f *Factory) warnLoose(path, what string) {
+	if mode, loose := store.LoosePermissions(path); loose {
+		f.warnf("%s %s is readable by other users (mode %04o): twauth sets it to 0600 on its next write (or: chmod 600 %s)", what, path, mode, path)
+	}
+}
+
+func (f *Factory) warnf(format string, args ...any) {
+	f.say("twauth: warning: "+format, args...)
+}
+
+func (f *Factory) say(format string, args ...any) {
+	_, _ = f.Stderr.Write([]byte(sprintf(format, args...) + "\n"))
+}
+
+func (f *Factory) dir() (string, error) {
+	if f.Dir != "" {
+		return f.Dir, nil
+	}
+	return os.Getwd()
+}
+
+// configCache reads each Config.toml once per command: the resolution and
+// the flow share the parsed document.
+type configCache struct {
+	docs map[string]*balconfig.Doc
+	// peek reads only what the resolution asks for, for the token fast
+	// path; a full read replaces it when the command needs the document.
+	peek bool
+}
+
+func (c *configCache) read(path string) (resolve.Config, bool, error) {
+	if c.peek {
+		return peekConfig{path: path}, fileExists(path), nil
+	}
+	if d, ok := c.docs[path]; ok {
+		return d, d != nil, nil
+	}
+	d, exists, err := balconfig.Load(path)
+	if err != nil {
+		return nil, exists, err
+	}
+	if !exists {
+		d = nil
+	}
+	if c.docs == nil {
+		c.docs = map[string]*balconfig.Doc{}
+	}
+	c.docs[path] = d
+	if !exists {
+		return nil, false, nil
+	}
+	return d, true, nil
+}
+
+// peekConfig reads single keys of a Config.toml without parsing the rest.
+type peekConfig struct{ path string }
+
+func (p peekConfig) Get(key string) (string, bool, error) {
+	v, found, _, err := peekKey(p.path, key)
+	return v, found, err
+}
+
+func fileExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir()
+}
+
+// target resolves what the command acts on. st may be nil: it is opened.
+type targetOptions struct {
+	use    resolve.Use
+	seeded bool
+	peek   bool
+	// clientID, when set, is the client id in force (a pending login's).
+	clientID resolve.Setting
+}
+
+func (f *Factory) resolve(st *store.Store, o targetOptions) (*resolve.Target, *configCache, *store.File, error) {
+	dir, err := f.dir()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	snap, err := st.Load()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	flags := f.Global.resolveFlags()
+	if o.clientID.Set() {
+		flags.ClientID = o.clientID
+	}
+	cache := &configCache{peek: o.peek}
+	t, err := resolve.Resolve(resolve.Input{
+		Use:        o.use,
+		Flags:      flags,
+		Getenv:     f.Getenv,
+		Dir:        dir,
+		Store:      snap,
+		StorePath:  st.Path,
+		ReadConfig: cache.read,
+		Seeded:     o.seeded,
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkEndpoints(t); err != nil {
+		return nil, nil, nil, err
+	}
+	if t.ConfigExists && !o.peek {
+		f.warnLoose(t.ConfigPath, "Config.toml")
+	}
+	return t, cache, snap, nil
+}
+
+// runner builds the flow runner of a target, parsing its Config.toml if
+// the resolution only peeked at it.
+func (f *Factory) runner(t *resolve.Target, st *store.Store, cache *configCache) (*app.Runner, error) {
+	cache.peek = false
+	var doc *balconfig.Doc
+	if t.ConfigExists {
+		cfg, _, err := cache.read(t.ConfigPath)
+		if err != nil {
+			return nil, err
+		}
+		doc, _ = cfg.(*balconfig.Doc)
+	}
+	g := f.Global
+	return app.New(app.Deps{
+		Stdin:       f.Stdin,
+		Stderr:      f.Stderr,
+		Getenv:      f.Getenv,
+		Now:         f.Now,
+		Transport:   f.Transport,
+		Open:        f.Open,
+		Interactive: f.Interactive,
+		GOOS:        f.GOOS,
+		Retry:       f.Retry,
+		Browser:     f.browser,
+		Verbose:     g.Verbose,
+		HTTPTimeout: g.HTTPTimeout,
+		LockTimeout: g.LockTimeout,
+	}, t, st, doc), nil
+}

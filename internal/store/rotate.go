@@ -1,0 +1,239 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Grant is a token set the server issued.
+type Grant struct {
+	AccessToken  string
+	RefreshToken string
+	TokenType    string
+	Expiry       time.Time
+	Scope        string
+}
+
+// Rotation is one use of a refresh chain (docs/design.md, "The durable
+// sequence"). The store runs the whole sequence; the caller supplies the
+// parts that know OAuth.
+type Rotation struct {
+	ClientID string
+	// Fresh reports that an entry is good enough as it is (another process
+	// refreshed it while this one waited for the lock): then nothing is
+	// sent. Nil means always refresh.
+	Fresh func(*Entry) bool
+	// Seed, when set, is the refresh token to spend instead of the stored
+	// one (a CI secret); the leftovers of killed runs are then not tried.
+	Seed string
+	// Refresh spends refreshToken at the server. It must call journal with
+	// the raw body of the server's answer the moment it is read, before
+	// decoding it.
+	Refresh func(ctx context.Context, refreshToken string, journal func(body []byte)) (Grant, error)
+	// Rejected reports whether an error of Refresh means the server
+	// refused that refresh token (spent, revoked), as opposed to failing.
+	Rejected func(error) bool
+	// Entry builds the entry to save from the grant and the entry it
+	// replaces (nil when none).
+	Entry func(g Grant, old *Entry) *Entry
+}
+
+// Rotated is the outcome of Rotate.
+type Rotated struct {
+	Entry *Entry
+	// Refreshed is false when Fresh accepted the stored entry.
+	Refreshed bool
+	// RecoveredFrom names the leftover file whose refresh token was used,
+	// when a killed run had left the chain's successor there.
+	RecoveredFrom string
+}
+
+// SaveError is a token set the server issued that could not be saved. The
+// Rotated returned with it holds the set, so the caller can still hand it
+// on (Config.toml, output) rather than lose it.
+type SaveError struct {
+	Path string
+	Err  error
+}
+
+func (e *SaveError) Error() string {
+	return fmt.Sprintf("the server issued a new refresh token, but saving it to %s failed (%v)", e.Path, e.Err)
+}
+
+func (e *SaveError) Unwrap() error { return e.Err }
+
+// NoRoomError: the journal for the server's answer could not be reserved,
+// so nothing was sent (an answer with nowhere to go would lose the chain).
+type NoRoomError struct {
+	Dir string
+	Err error
+}
+
+func (e *NoRoomError) Error() string {
+	return fmt.Sprintf("no room to keep the server's answer in %s (%v): nothing was sent; free some space", e.Dir, e.Err)
+}
+
+func (e *NoRoomError) Unwrap() error { return e.Err }
+
+// NoRefreshTokenError: the store holds no entry, or one without a refresh
+// token, for the client.
+type NoRefreshTokenError struct {
+	ClientID string
+	// Stored is true when an entry exists but has no refresh token.
+	Stored bool
+}
+
+func (e *NoRefreshTokenError) Error() string {
+	if e.Stored {
+		return fmt.Sprintf("the token of client id %s has no refresh token (the server issued none: the offline.access scope was not granted)", e.ClientID)
+	}
+	return fmt.Sprintf("no token is stored for client id %s", e.ClientID)
+}
+
+// maxAttempts bounds the refresh tokens one Rotate sends: the stored one
+// and the leftovers of killed runs.
+const maxAttempts = 4
+
+// journalReserve is the room a journal takes before the request is sent:
+// X's answers are under 1 KB.
+const journalReserve = 16 << 10
+
+// Rotate runs one refresh of r.ClientID's chain as one durable sequence:
+// take the lock; re-read the store; return the entry as it is when r.Fresh
+// accepts it; otherwise spend a refresh token — first the leftovers of a
+// killed run that are newer than the store (their token may be the chain's
+// successor, and the stored one spent), newest first, then the stored one,
+// then older leftovers if the stored one is refused — with a journal
+// reserved before each request and X's answer written to it before it is
+// decoded; save the new entry (fsync); remove the journals. Only then does
+// the caller touch Config.toml or print anything.
+func (s *Store) Rotate(ctx context.Context, r Rotation) (Rotated, error) {
+	unlock, err := s.Lock(ctx)
+	if err != nil {
+		return Rotated{}, err
+	}
+	defer unlock()
+	f, err := s.Load()
+	if err != nil {
+		return Rotated{}, err
+	}
+	old := f.Clients[r.ClientID]
+	if r.Fresh != nil && r.Fresh(old) {
+		return Rotated{Entry: old}, nil
+	}
+	type candidate struct{ token, from string }
+	var before, after []candidate
+	if r.Seed != "" {
+		before = []candidate{{token: r.Seed}}
+	} else {
+		if old == nil || old.RefreshToken == "" {
+			return Rotated{}, &NoRefreshTokenError{ClientID: r.ClientID, Stored: old != nil}
+		}
+		storeTime := s.modTime()
+		for _, o := range s.orphans(r.ClientID, old.RefreshToken) {
+			if o.mod.After(storeTime) {
+				before = append(before, candidate{o.Entry.RefreshToken, o.Path})
+			} else {
+				after = append(after, candidate{o.Entry.RefreshToken, o.Path})
+			}
+		}
+		before = append(before, candidate{token: old.RefreshToken})
+	}
+	var firstErr error
+	for i, c := range append(before, after...) {
+		if i == maxAttempts {
+			break
+		}
+		g, err := s.refreshJournalled(ctx, r, c.token)
+		if err == nil {
+			e := r.Entry(g, old)
+			f.Clients[r.ClientID] = e
+			out := Rotated{Entry: e, Refreshed: true, RecoveredFrom: c.from}
+			if err := s.Save(f); err != nil {
+				return out, &SaveError{Path: s.Path, Err: err}
+			}
+			// The store holds the new pair: the journals of this client
+			// are stale copies of secrets now.
+			s.RemoveJournals(r.ClientID)
+			return out, nil
+		}
+		if firstErr == nil || c.from == "" {
+			// The stored token's answer is the one to report.
+			firstErr = err
+		}
+		if r.Seed != "" || r.Rejected == nil || !r.Rejected(err) {
+			return Rotated{}, err
+		}
+	}
+	return Rotated{}, firstErr
+}
+
+// refreshJournalled reserves a journal, sends one refresh, and keeps the
+// journal only while it may hold a refresh token.
+func (s *Store) refreshJournalled(ctx context.Context, r Rotation, token string) (Grant, error) {
+	j, err := s.reserveJournal(r.ClientID)
+	if err != nil {
+		return Grant{}, err
+	}
+	wrote := false
+	g, err := r.Refresh(ctx, token, func(body []byte) {
+		wrote = j.fill(body) == nil
+	})
+	j.f.Close()
+	if err != nil && (!wrote || refreshTokenOf(j.body) == "") {
+		// No answer, or one without a token: nothing to recover here.
+		_ = os.Remove(j.path)
+	}
+	return g, err
+}
+
+// journal is a reserved journal file.
+type journal struct {
+	path string
+	f    *os.File
+	body []byte
+}
+
+// reserveJournal creates a journal file of clientID and fills it with
+// journalReserve zero bytes, so that X's answer has room on a disk that
+// fills up meanwhile.
+func (s *Store) reserveJournal(clientID string) (*journal, error) {
+	dir, prefix, err := s.journalPrefix(clientID)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, prefix+"*")
+	if err != nil {
+		return nil, &NoRoomError{Dir: dir, Err: err}
+	}
+	if _, err := f.Write(make([]byte, journalReserve)); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, &NoRoomError{Dir: dir, Err: err}
+	}
+	return &journal{path: f.Name(), f: f}, nil
+}
+
+// fill writes body over the reserved bytes and cuts the file to it.
+func (j *journal) fill(body []byte) error {
+	j.body = body
+	if _, err := j.f.WriteAt(body, 0); err != nil {
+		return err
+	}
+	return j.f.Truncate(int64(len(body)))
+}
+
+// modTime is the store file's modification time; zero when it is missing.
+func (s *Store) modTime() time.Time {
+	fi, err := os.Stat(s.Path)
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
+}
+
+// journalBody strips the zero bytes a reserved journal still holds.
+func journalBody(data []byte) []byte { return bytes.TrimRight(data, "\x00") }
