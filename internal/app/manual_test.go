@@ -46,9 +46,12 @@ func TestParsePasted(t *testing.T) {
 			t.Errorf("parsePasted(%q) = %+v, want an error", tt.in, got)
 			continue
 		}
-		var ec interface{ ExitCode() int }
-		if !errors.As(err, &ec) || ec.ExitCode() != tt.wantExit {
-			t.Errorf("parsePasted(%q): error %q has exit code %v, want %d", tt.in, err, ec, tt.wantExit)
+		// The command line maps a UsageError to exit 2 and an
+		// AuthorizationError to 3 (internal/cli/exit.go).
+		var ue *UsageError
+		var ae *loopback.AuthorizationError
+		if got := map[bool]int{true: 2}[errors.As(err, &ue)] + map[bool]int{true: 3}[errors.As(err, &ae)]; got != tt.wantExit {
+			t.Errorf("parsePasted(%q): error %q (%T) maps to exit code %d, want %d", tt.in, err, err, got, tt.wantExit)
 		}
 		if !strings.Contains(err.Error(), tt.wantInErr) {
 			t.Errorf("parsePasted(%q): error %q does not say %q", tt.in, err, tt.wantInErr)

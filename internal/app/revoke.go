@@ -63,13 +63,13 @@ func (a *Runner) Revoke(ctx context.Context) (*Revoked, error) {
 				continue
 			}
 			if _, err := a.client.Revoke(ctx, t.value, t.Kind); err != nil {
-				return nil, fmt.Errorf("%s, key %s, holds a token of an earlier twauth login that could not be revoked at X: %w; nothing was changed", path, t.Key, err)
+				return nil, &RevokeStoppedError{What: fmt.Sprintf("%s, key %s, holds a token of an earlier twauth login that could not be revoked at X", path, t.Key), Err: err}
 			}
 		}
 	}
 	for _, o := range a.st.Orphans(id, e.RefreshToken) {
 		if _, err := a.client.Revoke(ctx, o.Entry.RefreshToken, "refresh_token"); err != nil {
-			return nil, fmt.Errorf("%s holds a refresh token an interrupted twauth refresh left that could not be revoked at X: %w; nothing was changed", o.Path, err)
+			return nil, &RevokeStoppedError{What: o.Path + " holds a refresh token an interrupted twauth refresh left that could not be revoked at X", Err: err}
 		}
 	}
 
@@ -152,6 +152,17 @@ func (a *Runner) Revoke(ctx context.Context) (*Revoked, error) {
 	}
 	return &Revoked{ClientID: id, Notes: notes, ConfigPath: keys.Path, Removed: removed, Blanked: blanked, Kept: kept, RemovedEarlier: removedEarlier, StorePath: a.st.Path}, nil
 }
+
+// RevokeStoppedError: a token could not be revoked at X, so nothing local
+// was changed and the revocation can simply be run again.
+type RevokeStoppedError struct {
+	What string
+	Err  error
+}
+
+func (e *RevokeStoppedError) Error() string { return e.What + ": " + e.Err.Error() + "; nothing was changed" }
+
+func (e *RevokeStoppedError) Unwrap() error { return e.Err }
 
 // Revoked is the outcome of Revoke.
 type Revoked struct {

@@ -43,17 +43,17 @@ func (a *Runner) Status(ctx context.Context, verify bool) (*Status, error) {
 	if e == nil {
 		return nil, &NothingStoredError{ClientID: id, StorePath: a.st.Path}
 	}
-	s := &Status{Entry: e, ConfigState: "missing: a refresh writes it"}
+	s := &Status{Entry: e, ConfigState: "missing: twauth refresh writes it"}
 	if a.doc != nil {
 		switch v, found, err := a.doc.Get(a.t.TokenKey.Value); {
 		case err != nil:
 			s.ConfigState = err.Error()
 		case !found:
-			s.ConfigState = "no token there: a refresh writes it"
+			s.ConfigState = "no token there: twauth refresh writes it"
 		case v == e.AccessToken:
 			s.ConfigState, s.ConfigCurrent = "holds the current access token", true
 		default:
-			s.ConfigState = "holds another access token, not the stored one: a refresh updates it"
+			s.ConfigState = "holds another access token, not the stored one: twauth refresh updates it"
 		}
 	}
 	if a.t.Conflict != nil {

@@ -9,6 +9,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -125,7 +126,6 @@ the clientId / clientSecret keys of Config.toml.
 
 Exit codes: 0 ok, 1 failure (network, server), 2 usage or configuration error,
 3 authorization failed, 4 login needed, 130 interrupted.`,
-		Version:       Version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -138,7 +138,27 @@ Exit codes: 0 ok, 1 failure (network, server), 2 usage or configuration error,
 			return applyEnv(cmd, deps.Getenv, g.flags)
 		},
 	}
-	root.SetVersionTemplate("{{.Version}}\n")
+	// --version as gh and most Go CLIs take it. Not cobra's Version field:
+	// its template machinery keeps 3 MB of otherwise dead code in the
+	// binary (BENCHMARKS.md, binary size).
+	showVersion := root.Flags().Bool("version", false, "print twauth's version, as twauth version does")
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+		}
+		return &cobraError{errors.New(msg)}
+	}
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if *showVersion {
+			_, err := fmt.Fprintln(deps.Stdout, Version())
+			return err
+		}
+		return cmd.Help()
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &cobraError{err} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.Config, "config", "", "Ballerina Config.toml `file` to read the client id from and write the token to (default: first file of BAL_CONFIG_FILES, else ./Config.toml)")

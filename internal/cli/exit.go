@@ -44,7 +44,11 @@ func Explain(err error, ctx context.Context) (int, string) {
 	if code == ExitInterrupted {
 		return code, "interrupted; nothing was saved"
 	}
-	if hint != "" {
+	var ce *cobraError
+	switch {
+	case errors.As(err, &ce):
+		msg += "\nRun 'twauth --help' for usage."
+	case hint != "":
 		msg += ": " + hint
 	}
 	return code, msg
@@ -82,20 +86,27 @@ func classify(err error, ctx context.Context) (int, string) {
 		urlMis    *app.TokenURLMismatchError
 		noRoom    *store.NoRoomError
 		noDefault *store.NoDefaultPathError
+		stopped   *app.RevokeStoppedError
 	)
 	switch {
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return ExitInterrupted, ""
 	case errors.As(err, &cobraE):
-		return ExitUsage, "run 'twauth --help' for usage"
+		return ExitUsage, ""
+	case errors.As(err, &stopped):
+		code, _ := classify(stopped.Err, ctx)
+		return code, "run twauth revoke again"
 	case errors.As(err, &seed):
-		return ExitLoginNeeded, "it was already used (X rotates it on every refresh: save the refresh_token that every twauth refresh --json prints, as the README's CI recipe does), revoked, or is another app's." +
+		return ExitLoginNeeded, "the refresh token from --refresh-token or TWAUTH_REFRESH_TOKEN was already used (X rotates it on every refresh: save the refresh_token that every twauth refresh --json prints, as the README's CI recipe does), revoked, or is another app's." +
 			" Seed a new one: twauth login where a browser can open, then twauth refresh --json | jq -r .refresh_token"
 	case errors.As(err, &notWrit):
+		// The tokens are safe in the store; the code is the cause's (an
+		// invalid Config.toml is a configuration error, a lock a failure).
+		code, _ := classify(notWrit.Err, ctx)
 		if notWrit.HasRefreshToken {
-			return ExitFailure, "once it can be written, twauth refresh writes it"
+			return code, "once it can be written, twauth refresh writes it"
 		}
-		return ExitFailure, "once it can be written, run twauth login again (no refresh token was issued)"
+		return code, "once it can be written, run twauth login again (no refresh token was issued)"
 	case errors.As(err, &saveE):
 		return ExitFailure, "unless it reached Config.toml or --json output, run twauth login"
 	case errors.As(err, &conflict):

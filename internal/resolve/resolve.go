@@ -166,7 +166,7 @@ func (e *NoClientError) Error() string {
 	if e.Use == ExistingLogin {
 		return "no token is stored and no client id is set"
 	}
-	return fmt.Sprintf("no client id: %s has no %s", e.ConfigPath, e.ClientIDKey)
+	return "no client id"
 }
 
 // Resolve settles the Target of a command. It reads Config.toml files only
