@@ -219,7 +219,7 @@ func (r *Runner) writeConfig(ctx context.Context, e *store.Entry) error {
 	write := func(d *balconfig.Doc) error { return r.setTokenKeys(d, e) }
 	err := editDoc(context.WithoutCancel(ctx), r.t.ConfigPath, r.doc, r.d.LockTimeout, write)
 	if err != nil {
-		return &ConfigNotWrittenError{StorePath: r.st.Path, ConfigPath: r.t.ConfigPath, HasRefreshToken: e.RefreshToken != "", Err: annotatePath(err, r.t.ConfigPath)}
+		return &ConfigNotWrittenError{StorePath: r.st.Where(), ConfigPath: r.t.ConfigPath, HasRefreshToken: e.RefreshToken != "", Err: annotatePath(err, r.t.ConfigPath)}
 	}
 	return nil
 }

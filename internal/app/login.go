@@ -297,7 +297,7 @@ func (a *Runner) exchangeAndSave(ctx context.Context, code, verifier, redirect s
 	// The code is spent: from here on, Ctrl-C no longer aborts the save
 	// (it would throw away the grant X just made), only the lookup after it.
 	entry, err := a.saveLogin(context.WithoutCancel(ctx), tok)
-	out := &LoggedIn{Entry: entry, ConfigPath: a.t.ConfigPath, TokenKey: a.t.TokenKey.Value, StorePath: a.st.Path}
+	out := &LoggedIn{Entry: entry, ConfigPath: a.t.ConfigPath, TokenKey: a.t.TokenKey.Value, StorePath: a.st.Where()}
 	if entry != nil && entry.Config != nil {
 		out.RefreshTokenKey = entry.Config.RefreshTokenKey
 	}
@@ -326,7 +326,7 @@ func (a *Runner) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry,
 		entry.CarryEarlier(old)
 		// Journals of the old chain's refreshes hold secrets a new
 		// login supersedes.
-		a.st.RemoveJournals(entry.ClientID)
+		a.st.ClearJournals(ctx, entry.ClientID)
 		left = nil
 		for _, k := range entry.Earlier {
 			if old != nil && !slices.Contains(old.Earlier, k) {
@@ -337,7 +337,7 @@ func (a *Runner) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry,
 		return nil
 	})
 	if err != nil {
-		return nil, &store.SaveError{Path: a.st.Path, Err: err}
+		return nil, &store.SaveError{Path: a.st.Where(), Err: err}
 	}
 	if err := a.writeConfig(ctx, entry); err != nil {
 		return entry, err

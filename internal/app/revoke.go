@@ -24,7 +24,7 @@ func (a *Runner) Revoke(ctx context.Context) (*Revoked, error) {
 	id := a.client.ClientID
 	e := f.Clients[id]
 	if e == nil {
-		return nil, &NothingStoredError{ClientID: id, StorePath: a.st.Path}
+		return nil, &NothingStoredError{ClientID: id, StorePath: a.st.Where()}
 	}
 	if err := a.needSecret(); err != nil {
 		return nil, err
@@ -67,9 +67,9 @@ func (a *Runner) Revoke(ctx context.Context) (*Revoked, error) {
 			}
 		}
 	}
-	for _, o := range a.st.Orphans(id, e.RefreshToken) {
-		if _, err := a.client.Revoke(ctx, o.Entry.RefreshToken, "refresh_token"); err != nil {
-			return nil, &RevokeStoppedError{What: o.Path + " holds a refresh token an interrupted twauth refresh left that could not be revoked at X", Err: err}
+	for _, o := range a.st.Leftovers(ctx, id, e.RefreshToken) {
+		if _, err := a.client.Revoke(ctx, o.RefreshToken, "refresh_token"); err != nil {
+			return nil, &RevokeStoppedError{What: o.Where + " holds a refresh token an interrupted twauth refresh left that could not be revoked at X", Err: err}
 		}
 	}
 
@@ -145,12 +145,12 @@ func (a *Runner) Revoke(ctx context.Context) (*Revoked, error) {
 	}
 	if err := a.st.Update(ctx, func(f *store.File) error {
 		delete(f.Clients, id)
-		a.st.RemoveJournals(id)
+		a.st.ClearJournals(ctx, id)
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	return &Revoked{ClientID: id, Notes: notes, ConfigPath: keys.Path, Removed: removed, Blanked: blanked, Kept: kept, RemovedEarlier: removedEarlier, StorePath: a.st.Path}, nil
+	return &Revoked{ClientID: id, Notes: notes, ConfigPath: keys.Path, Removed: removed, Blanked: blanked, Kept: kept, RemovedEarlier: removedEarlier, StorePath: a.st.Where()}, nil
 }
 
 // RevokeStoppedError: a token could not be revoked at X, so nothing local

@@ -41,7 +41,7 @@ func (a *Runner) Status(ctx context.Context, verify bool) (*Status, error) {
 	id := a.client.ClientID
 	e := f.Clients[id]
 	if e == nil {
-		return nil, &NothingStoredError{ClientID: id, StorePath: a.st.Path}
+		return nil, &NothingStoredError{ClientID: id, StorePath: a.st.Where()}
 	}
 	s := &Status{Entry: e, ConfigState: "missing: twauth refresh writes it"}
 	if a.doc != nil {

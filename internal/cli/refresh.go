@@ -78,6 +78,6 @@ func refreshRun(ctx context.Context, o *RefreshOptions) error {
 	if e.Config != nil && e.Config.RefreshTokenKey != "" {
 		where += " (refresh token: key " + e.Config.RefreshTokenKey + ")"
 	}
-	f.say("Refreshed the token of app %s: it expires %s. Saved to %s and %s.", e.ClientID, app.WhenText(e.Expiry, f.now()), st.Path, where)
+	f.say("Refreshed the token of app %s: it expires %s. Saved to %s and %s.", e.ClientID, app.WhenText(e.Expiry, f.now()), st.Where(), where)
 	return nil
 }

@@ -70,7 +70,7 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 			TokenKey:         t.TokenKey.Value,
 			ConfigCurrent:    s.ConfigCurrent,
 			ConfigState:      s.ConfigState,
-			Store:            st.Path,
+			Store:            st.Where(),
 			Username:         e.Username,
 			Scope:            e.Scope,
 			ExpiresAt:        e.Expiry.UTC().Format(time.RFC3339),
@@ -94,7 +94,7 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 		row("Account", "unknown (needs the users.read and tweet.read scopes)")
 	}
 	row("Config.toml", fmt.Sprintf("%s, key %s (%s)", t.ConfigPath, t.TokenKey.Value, s.ConfigState))
-	row("Token store", st.Path)
+	row("Token store", st.Where())
 	row("Scopes", e.Scope)
 	if expired {
 		row("Access token", "expired "+app.WhenText(e.Expiry, now))

@@ -150,7 +150,7 @@ func (f *Factory) resolve(st *store.Store, o targetOptions) (*resolve.Target, *c
 		Getenv:     f.Getenv,
 		Dir:        dir,
 		Store:      snap,
-		StorePath:  st.Path,
+		StorePath:  st.Where(),
 		ReadConfig: cache.read,
 		Seeded:     o.seeded,
 	})

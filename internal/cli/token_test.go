@@ -477,6 +477,11 @@ func TestRefreshRecoversTheTokenAKilledTwauthLeft(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The kill came after the store's last save.
+	storeTime := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(w.store, storeTime, storeTime); err != nil {
+		t.Fatal(err)
+	}
 
 	r := w.run("refresh", "--client-id", publicID)
 	if r.code != 0 {

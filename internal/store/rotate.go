@@ -111,12 +111,13 @@ const journalReserve = 16 << 10
 // decoded; save the new entry (fsync); remove the journals. Only then does
 // the caller touch Config.toml or print anything.
 func (s *Store) Rotate(ctx context.Context, r Rotation) (Rotated, error) {
+	b := s.backend()
 	unlock, err := s.Lock(ctx)
 	if err != nil {
 		return Rotated{}, err
 	}
 	defer unlock()
-	f, err := s.Load()
+	f, err := b.Load(ctx)
 	if err != nil {
 		return Rotated{}, err
 	}
@@ -132,12 +133,11 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (Rotated, error) {
 		if old == nil || old.RefreshToken == "" {
 			return Rotated{}, &NoRefreshTokenError{ClientID: r.ClientID, Stored: old != nil}
 		}
-		storeTime := s.modTime()
-		for _, o := range s.orphans(r.ClientID, old.RefreshToken) {
-			if o.mod.After(storeTime) {
-				before = append(before, candidate{o.Entry.RefreshToken, o.Path})
+		for _, l := range b.Leftovers(ctx, r.ClientID, old.RefreshToken) {
+			if l.Newer {
+				before = append(before, candidate{l.RefreshToken, l.Where})
 			} else {
-				after = append(after, candidate{o.Entry.RefreshToken, o.Path})
+				after = append(after, candidate{l.RefreshToken, l.Where})
 			}
 		}
 		before = append(before, candidate{token: old.RefreshToken})
@@ -147,17 +147,17 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (Rotated, error) {
 		if i == maxAttempts {
 			break
 		}
-		g, err := s.refreshJournalled(ctx, r, c.token)
+		g, err := s.refreshJournalled(ctx, b, r, c.token)
 		if err == nil {
 			e := r.Entry(g, old)
 			f.Clients[r.ClientID] = e
 			out := Rotated{Entry: e, Refreshed: true, RecoveredFrom: c.from}
-			if err := s.Save(f); err != nil {
-				return out, &SaveError{Path: s.Path, Err: err}
+			if err := b.Save(ctx, f); err != nil {
+				return out, &SaveError{Path: b.Where(), Err: err}
 			}
 			// The store holds the new pair: the journals of this client
 			// are stale copies of secrets now.
-			s.RemoveJournals(r.ClientID)
+			b.ClearJournals(ctx, r.ClientID)
 			return out, nil
 		}
 		if firstErr == nil || c.from == "" {
@@ -173,57 +173,19 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (Rotated, error) {
 
 // refreshJournalled reserves a journal, sends one refresh, and keeps the
 // journal only while it may hold a refresh token.
-func (s *Store) refreshJournalled(ctx context.Context, r Rotation, token string) (Grant, error) {
-	j, err := s.reserveJournal(r.ClientID)
+func (s *Store) refreshJournalled(ctx context.Context, b Backend, r Rotation, token string) (Grant, error) {
+	j, err := b.Reserve(ctx, r.ClientID)
 	if err != nil {
 		return Grant{}, err
 	}
 	wrote := false
 	g, err := r.Refresh(ctx, token, func(body []byte) {
-		wrote = j.fill(body) == nil
+		wrote = j.Fill(body) == nil
 	})
-	j.f.Close()
-	if err != nil && (!wrote || refreshTokenOf(j.body) == "") {
-		// No answer, or one without a token: nothing to recover here.
-		_ = os.Remove(j.path)
-	}
+	// A failed refresh whose answer held a token keeps its journal; so
+	// does a success until the save (ClearJournals removes it then).
+	_ = j.Close(err == nil || wrote)
 	return g, err
-}
-
-// journal is a reserved journal file.
-type journal struct {
-	path string
-	f    *os.File
-	body []byte
-}
-
-// reserveJournal creates a journal file of clientID and fills it with
-// journalReserve zero bytes, so that X's answer has room on a disk that
-// fills up meanwhile.
-func (s *Store) reserveJournal(clientID string) (*journal, error) {
-	dir, prefix, err := s.journalPrefix(clientID)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(dir, prefix+"*")
-	if err != nil {
-		return nil, &NoRoomError{Dir: dir, Err: err}
-	}
-	if _, err := f.Write(make([]byte, journalReserve)); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, &NoRoomError{Dir: dir, Err: err}
-	}
-	return &journal{path: f.Name(), f: f}, nil
-}
-
-// fill writes body over the reserved bytes and cuts the file to it.
-func (j *journal) fill(body []byte) error {
-	j.body = body
-	if _, err := j.f.WriteAt(body, 0); err != nil {
-		return err
-	}
-	return j.f.Truncate(int64(len(body)))
 }
 
 // modTime is the store file's modification time; zero when it is missing.

@@ -171,9 +171,13 @@ func (f *File) ClientIDs() []string {
 	return ids
 }
 
-// Store is the token store at Path.
+// Store is the token store. Its entries live in Backend; nil means the
+// JSON file at Path. Pending logins, lock files and journals of the file
+// backend live beside Path.
 type Store struct {
 	Path string
+	// Backend, when set, holds the entries instead of the file at Path.
+	Backend Backend
 	// FS is the filesystem seam for writes; nil means the real one.
 	FS atomicfile.FS
 	// LockTimeout bounds the wait for the lock; 0 means DefaultLockTimeout.
@@ -208,6 +212,13 @@ func (e *CorruptError) Error() string {
 // atomically, so a reader sees the old or the new file, whole. A missing
 // store is an empty one.
 func (s *Store) Load() (*File, error) {
+	return s.backend().Load(context.Background())
+}
+
+// Where names where the entries live (a path, a keyring, an etcd prefix).
+func (s *Store) Where() string { return s.backend().Where() }
+
+func (s *Store) loadFile() (*File, error) {
 	data, err := os.ReadFile(s.Path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &File{Version: Version, Clients: map[string]*Entry{}}, nil
@@ -309,18 +320,27 @@ func Encode(f *File) ([]byte, error) {
 	return append(data, '\n'), nil
 }
 
-// Lock takes the store's lock file (<path>.lock), waiting up to LockTimeout.
+// Lock takes the store's lock (the file backend's: <path>.lock), waiting
+// up to LockTimeout.
 func (s *Store) Lock(ctx context.Context) (unlock func() error, err error) {
 	timeout := s.LockTimeout
 	if timeout == 0 {
 		timeout = DefaultLockTimeout
 	}
-	return atomicfile.Lock(ctx, s.Path, timeout)
+	return s.backend().Lock(ctx, timeout)
+}
+
+func lockFile(ctx context.Context, path string, timeout time.Duration) (func() error, error) {
+	return atomicfile.Lock(ctx, path, timeout)
 }
 
 // Save writes f atomically and durably (fsync of file and directory): when
 // Save returns nil a crash cannot lose it. The caller holds the lock.
 func (s *Store) Save(f *File) error {
+	return s.backend().Save(context.Background(), f)
+}
+
+func (s *Store) saveFile(f *File) error {
 	data, err := Encode(f)
 	if err != nil {
 		return err
@@ -339,14 +359,15 @@ func (s *Store) Update(ctx context.Context, fn func(f *File) error) error {
 		return err
 	}
 	defer unlock()
-	f, err := s.Load()
+	b := s.backend()
+	f, err := b.Load(ctx)
 	if err != nil {
 		return err
 	}
 	if err := fn(f); err != nil {
 		return err
 	}
-	return s.Save(f)
+	return b.Save(ctx, f)
 }
 
 // LoosePermissions reports whether the file at path can be read or written
@@ -359,26 +380,34 @@ func LoosePermissions(path string) (os.FileMode, bool) {
 	return fi.Mode().Perm(), fi.Mode().Perm()&0o077 != 0
 }
 
-// Journal puts the raw body of X's answer to a refresh of clientID on disk,
-// before it is decoded: a file beside the store (0600, no fsync: it guards
-// against a killed process, the store's own write against a power cut),
-// named after the client id so that only that client's saves remove it
-// (RemoveJournals) and Orphans finds its refresh token until then. The
-// caller holds the lock.
+// Journal puts the raw body of X's answer to a refresh of clientID on disk
+// the way a refresh does (Rotate journals through Backend.Reserve): a file
+// beside the store (0600, no fsync: it guards against a killed process, the
+// store's own write against a power cut), named after the client id so that
+// only that client's saves remove it and Orphans finds its refresh token
+// until then. The caller holds the lock.
 func (s *Store) Journal(clientID string, body []byte) error {
-	dir, prefix, err := s.journalPrefix(clientID)
+	j, err := s.reserveJournal(clientID)
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, prefix+"*")
-	if err != nil {
+	if err := j.Fill(body); err != nil {
+		j.Close(false)
 		return err
 	}
-	_, err = f.Write(body)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return j.Close(true)
+}
+
+// Leftovers lists what killed runs left for clientID (Backend.Leftovers).
+// The caller holds the lock.
+func (s *Store) Leftovers(ctx context.Context, clientID, current string) []Leftover {
+	return s.backend().Leftovers(ctx, clientID, current)
+}
+
+// ClearJournals removes clientID's journals (Backend.ClearJournals). The
+// caller holds the lock.
+func (s *Store) ClearJournals(ctx context.Context, clientID string) {
+	s.backend().ClearJournals(ctx, clientID)
 }
 
 // RemoveJournals removes, best effort, the journals of clientID: once the
