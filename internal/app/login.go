@@ -373,4 +373,3 @@ func (a *Runner) lookupUser(ctx context.Context, e *store.Entry) {
 		return nil
 	})
 }
-

@@ -160,7 +160,9 @@ type RevokeStoppedError struct {
 	Err  error
 }
 
-func (e *RevokeStoppedError) Error() string { return e.What + ": " + e.Err.Error() + "; nothing was changed" }
+func (e *RevokeStoppedError) Error() string {
+	return e.What + ": " + e.Err.Error() + "; nothing was changed"
+}
 
 func (e *RevokeStoppedError) Unwrap() error { return e.Err }
 
@@ -268,7 +270,6 @@ func deleteEarlier(d *balconfig.Doc, ts []earlierToken) []string {
 	}
 	return removed
 }
-
 
 func revokedText(what string, alreadyInvalid bool) string {
 	if alreadyInvalid {

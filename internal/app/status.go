@@ -75,5 +75,3 @@ func (a *Runner) Status(ctx context.Context, verify bool) (*Status, error) {
 	e.Username = u.Username
 	return s, nil
 }
-
-

@@ -132,14 +132,12 @@ func (e *NoPendingError) Error() string {
 	return "no pending login"
 }
 
-
 // StateMismatchError means a redirect's state matches no pending login.
 type StateMismatchError struct{}
 
 func (e *StateMismatchError) Error() string {
 	return "the state in the redirect URL matches no pending login (a stale or forged redirect)"
 }
-
 
 // TakePending removes and returns the pending login to finish: the one
 // whose state equals state (compared in constant time) when state is not

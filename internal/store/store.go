@@ -196,7 +196,9 @@ func DefaultPath() (string, error) {
 // NoDefaultPathError: the system names no user config directory.
 type NoDefaultPathError struct{ Err error }
 
-func (e *NoDefaultPathError) Error() string { return fmt.Sprintf("no user config directory (%v)", e.Err) }
+func (e *NoDefaultPathError) Error() string {
+	return fmt.Sprintf("no user config directory (%v)", e.Err)
+}
 
 // CorruptError is a store file twauth cannot read.
 type CorruptError struct {
