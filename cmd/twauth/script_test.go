@@ -93,7 +93,7 @@ func cmdTokens(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	f, err := (&store.Store{Path: ts.Getenv("TWAUTH_STORE")}).Load()
 	ts.Check(err)
-	e := f.Clients[args[0]]
+	e := f.Entry(args[0])
 	if (e != nil) == neg {
 		ts.Fatalf("store entry for %s: present = %v", args[0], e != nil)
 	}

@@ -291,7 +291,7 @@ func (r *Runner) newEntry(g store.Grant, old *store.Entry) *store.Entry {
 		UpdatedAt:    r.now().Truncate(time.Second),
 	}
 	if old != nil {
-		e.Username = old.Username
+		e.UserID, e.Username = old.UserID, old.Username
 		if e.Scope == "" {
 			e.Scope = old.Scope
 		}

@@ -316,8 +316,23 @@ func (a *Runner) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry,
 		a.warn("X issued no refresh token (the offline.access scope was not granted): %s was not written", a.t.RefreshTokenKey.Value)
 	}
 	var left []store.EarlierKey
+	// Until X says which account logged in (lookupUser), the entry is kept
+	// under the app's key with no account: saved before anything else can
+	// fail (docs/design.md, "The durable sequence").
+	key := entry.Key()
 	err := a.st.Update(ctx, func(f *store.File) error {
-		old := f.Clients[entry.ClientID]
+		// The entry this login most likely replaces (the resolution's
+		// guess) lends its record of Config.toml keys; it is replaced for
+		// good once X names the account.
+		old := f.Clients[a.t.Key]
+		if prev := f.Clients[key]; prev != nil && prev.Username != "" && prev.UserID == "" {
+			// An account known by name only (a store written before
+			// accounts): it may be another account than this login's,
+			// so it moves aside rather than being replaced.
+			prev.UserID = "@" + prev.Username
+			f.Clients[prev.Key()] = prev
+			delete(f.Clients, key)
+		}
 		var oldKeys *store.ConfigKeys
 		if old != nil {
 			oldKeys = old.Config
@@ -326,14 +341,14 @@ func (a *Runner) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry,
 		entry.CarryEarlier(old)
 		// Journals of the old chain's refreshes hold secrets a new
 		// login supersedes.
-		a.st.ClearJournals(ctx, entry.ClientID)
+		a.st.ClearJournals(ctx, key)
 		left = nil
 		for _, k := range entry.Earlier {
 			if old != nil && !slices.Contains(old.Earlier, k) {
 				left = append(left, k)
 			}
 		}
-		f.Clients[entry.ClientID] = entry
+		f.Clients[key] = entry
 		return nil
 	})
 	if err != nil {
@@ -365,11 +380,28 @@ func (a *Runner) lookupUser(ctx context.Context, e *store.Entry) {
 		}
 		return
 	}
-	e.Username = u.Username
-	_ = a.st.Update(ctx, func(f *store.File) error {
-		if cur := f.Clients[e.ClientID]; cur != nil && cur.AccessToken == e.AccessToken {
-			cur.Username = u.Username
+	// Key the entry by its account now: it replaces that account's earlier
+	// login, and leaves the app's other accounts alone.
+	provisional := e.Key()
+	err = a.st.Update(ctx, func(f *store.File) error {
+		cur := f.Clients[provisional]
+		if cur == nil || cur.AccessToken != e.AccessToken {
+			return nil
 		}
+		cur.UserID, cur.Username = u.ID, u.Username
+		for k, o := range f.Clients {
+			if k != provisional && o.ClientID == cur.ClientID && (o.UserID == u.ID || o.UserID == "@"+u.Username) {
+				cur.CarryEarlier(o)
+				delete(f.Clients, k)
+				a.st.ClearJournals(ctx, k)
+			}
+		}
+		delete(f.Clients, provisional)
+		f.Clients[cur.Key()] = cur
+		*e = *cur
 		return nil
 	})
+	if err != nil {
+		a.say("twauth: could not record the account @%s in the store (%v); the login is saved.", u.Username, err)
+	}
 }

@@ -22,7 +22,8 @@ func (a *Runner) Revoke(ctx context.Context) (*Revoked, error) {
 		return nil, err
 	}
 	id := a.client.ClientID
-	e := f.Clients[id]
+	key := a.t.Key
+	e := f.Clients[key]
 	if e == nil {
 		return nil, &NothingStoredError{ClientID: id, StorePath: a.st.Where()}
 	}
@@ -67,7 +68,7 @@ func (a *Runner) Revoke(ctx context.Context) (*Revoked, error) {
 			}
 		}
 	}
-	for _, o := range a.st.Leftovers(ctx, id, e.RefreshToken) {
+	for _, o := range a.st.Leftovers(ctx, key, e.RefreshToken) {
 		if _, err := a.client.Revoke(ctx, o.RefreshToken, "refresh_token"); err != nil {
 			return nil, &RevokeStoppedError{What: o.Where + " holds a refresh token an interrupted twauth refresh left that could not be revoked at X", Err: err}
 		}
@@ -144,13 +145,13 @@ func (a *Runner) Revoke(ctx context.Context) (*Revoked, error) {
 		}
 	}
 	if err := a.st.Update(ctx, func(f *store.File) error {
-		delete(f.Clients, id)
-		a.st.ClearJournals(ctx, id)
+		delete(f.Clients, key)
+		a.st.ClearJournals(ctx, key)
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	return &Revoked{ClientID: id, Notes: notes, ConfigPath: keys.Path, Removed: removed, Blanked: blanked, Kept: kept, RemovedEarlier: removedEarlier, StorePath: a.st.Where()}, nil
+	return &Revoked{ClientID: id, Account: e.Account(), Notes: notes, ConfigPath: keys.Path, Removed: removed, Blanked: blanked, Kept: kept, RemovedEarlier: removedEarlier, StorePath: a.st.Where()}, nil
 }
 
 // RevokeStoppedError: a token could not be revoked at X, so nothing local
@@ -169,6 +170,8 @@ func (e *RevokeStoppedError) Unwrap() error { return e.Err }
 // Revoked is the outcome of Revoke.
 type Revoked struct {
 	ClientID string
+	// Account is the X account whose tokens were revoked ("@name").
+	Account string
 	// Notes name what was revoked at X ("refresh token", "access token
 	// (X already considered it invalid)").
 	Notes      []string

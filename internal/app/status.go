@@ -39,7 +39,7 @@ func (a *Runner) Status(ctx context.Context, verify bool) (*Status, error) {
 		return nil, err
 	}
 	id := a.client.ClientID
-	e := f.Clients[id]
+	e := f.Clients[a.t.Key]
 	if e == nil {
 		return nil, &NothingStoredError{ClientID: id, StorePath: a.st.Where()}
 	}

@@ -61,7 +61,6 @@ type RefreshOptions struct {
 // result still carries it (with a *store.SaveError), so the caller can
 // hand it on rather than lose it.
 func (r *Runner) Refresh(ctx context.Context, o RefreshOptions) (*Refreshed, error) {
-	id := r.client.ClientID
 	if o.WriteConfig {
 		if err := r.checkWrite(); err != nil {
 			return nil, err
@@ -71,7 +70,7 @@ func (r *Runner) Refresh(ctx context.Context, o RefreshOptions) (*Refreshed, err
 		return nil, err
 	}
 	rot := store.Rotation{
-		ClientID: id,
+		Key:      r.t.Key,
 		Seed:     o.Seed,
 		Refresh: func(ctx context.Context, rt string, journal func([]byte)) (store.Grant, error) {
 			c := *r.client
@@ -144,7 +143,7 @@ func (r *Runner) needSecret() error {
 	if err != nil {
 		return err
 	}
-	if e := f.Clients[r.client.ClientID]; e != nil && e.Confidential && !r.client.Confidential() {
+	if e := f.Clients[r.t.Key]; e != nil && e.Confidential && !r.client.Confidential() {
 		return &SecretNeededError{ClientID: e.ClientID, ConfigPath: r.t.ConfigPath, SecretKey: r.t.ClientSecretKey, Note: r.t.SecretNote}
 	}
 	return nil

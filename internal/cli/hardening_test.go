@@ -557,7 +557,7 @@ func checkAllLanded(t *testing.T, cfgPath, storePath string, ids []string, key f
 		t.Fatalf("the store holds %d apps, want %d: a write was lost", len(f.Clients), len(ids))
 	}
 	for i, id := range ids {
-		e := f.Clients[id]
+		e := f.Entry(id)
 		if e == nil || !srv.IsValidRefreshToken(e.RefreshToken) {
 			t.Errorf("%s: the stored refresh token is not the live one", id)
 			continue

@@ -241,7 +241,7 @@ func (w *world) readStore() *store.File {
 
 func (w *world) entry(id string) *store.Entry {
 	w.t.Helper()
-	return w.readStore().Clients[id]
+	return w.readStore().Entry(id)
 }
 
 // tokenRequests returns the requests to the token endpoint.

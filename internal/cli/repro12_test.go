@@ -326,7 +326,7 @@ func TestRepro12RefreshSurvivesAClosedStderrPipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.Clients[publicID]; got == nil || !fake.IsValidRefreshToken(got.RefreshToken) {
+	if got := f.Entry(publicID); got == nil || !fake.IsValidRefreshToken(got.RefreshToken) {
 		t.Errorf("after twauth refresh -v wrote to a closed pipe (%v), the store does not hold X's current refresh token: the chain is lost", cmd.ProcessState)
 	}
 

@@ -60,7 +60,7 @@ func tokenRun(ctx context.Context, o *TokenOptions) error {
 		return err
 	}
 	now := f.now()
-	e := snap.Clients[t.ClientID.Value]
+	e := snap.Clients[t.Key]
 	if !app.Fresh(e, now, o.MinValid) {
 		if e == nil && o.RefreshToken == "" {
 			return &store.NoRefreshTokenError{ClientID: t.ClientID.Value}

@@ -277,7 +277,7 @@ func TestTwoClientsSideBySide(t *testing.T) {
 		t.Fatalf("no client id with two apps: exit %d\n%s", r.code, r.stderr)
 	}
 	f := w.readStore()
-	if len(f.Clients) != 2 || f.Clients[publicID].AccessToken != a1 {
+	if len(f.Clients) != 2 || f.Entry(publicID).AccessToken != a1 {
 		t.Fatalf("store = %+v", f.Clients)
 	}
 }

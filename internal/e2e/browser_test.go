@@ -54,7 +54,7 @@ func TestChromiumLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := f.Clients[clientID]
+	e := f.Entry(clientID)
 	if e == nil || e.AccessToken == "" {
 		t.Fatalf("no access token stored for %s: %+v", clientID, f.Clients)
 	}

@@ -508,7 +508,7 @@ func (r *crashRig) load() *store.Entry {
 	if err != nil {
 		t.Fatalf("the store does not parse: %v", err)
 	}
-	e := f.Clients[crashClientID]
+	e := f.Entry(crashClientID)
 	if e == nil {
 		t.Fatalf("the store lost the entry of %s: %v", crashClientID, f.ClientIDs())
 	}

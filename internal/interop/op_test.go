@@ -425,7 +425,7 @@ func (w *opWorld) entry(id string) *store.Entry {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	return f.Clients[id]
+	return f.Entry(id)
 }
 
 func (w *opWorld) writeConfig(s string) {

@@ -54,6 +54,9 @@ type Flags struct {
 	TokenURL        Setting
 	RevokeURL       Setting
 	APIURL          Setting
+	// Account picks one X account of the app: "@name", "name" or the
+	// user id.
+	Account Setting
 }
 
 // Config is what Resolve needs of a Config.toml: one string key at a time.
@@ -119,6 +122,12 @@ type Target struct {
 	// Conflict is set when Config.toml names another client id than the
 	// one in force: no token of this app may be written there.
 	Conflict *ConflictError
+
+	// Account is the X account acted for ("@name"), with where that came
+	// from; empty when the app has no stored account yet.
+	Account Setting
+	// Key is the store entry the command acts on (store.EntryKey).
+	Key string
 
 	TokenKey        Setting
 	RefreshTokenKey Setting
@@ -193,8 +202,87 @@ func Resolve(in Input) (*Target, error) {
 	if err := t.resolveClient(in); err != nil {
 		return nil, err
 	}
+	if err := t.resolveAccount(in); err != nil {
+		return nil, err
+	}
 	t.resolveKeys(in)
 	return t, nil
+}
+
+// AccountError: the app has several accounts and nothing says which, or
+// the account asked for is not stored.
+type AccountError struct {
+	ClientID string
+	// Asked is the account asked for; empty when none was.
+	Asked string
+	// Accounts lists the stored accounts of the app ("@name").
+	Accounts []string
+}
+
+func (e *AccountError) Error() string {
+	if e.Asked != "" {
+		return fmt.Sprintf("no account %s of app %s is stored (stored: %s)", e.Asked, e.ClientID, strings.Join(e.Accounts, ", "))
+	}
+	return fmt.Sprintf("app %s has several accounts stored (%s) and nothing says which one is meant", e.ClientID, strings.Join(e.Accounts, ", "))
+}
+
+// resolveAccount picks the store entry: the account asked for; else the
+// app's only one; else the one whose login recorded this Config.toml. A
+// new login acts for whoever logs in: its entry is keyed once X says who.
+func (t *Target) resolveAccount(in Input) error {
+	t.Key = store.EntryKey(t.ClientID.Value, "")
+	entries := in.Store.Accounts(t.ClientID.Value)
+	names := func() []string {
+		var out []string
+		for _, e := range entries {
+			n := e.Account()
+			if n == "" {
+				n = "an account of unknown name"
+			}
+			out = append(out, n)
+		}
+		return out
+	}
+	pick := func(e *store.Entry, from string) {
+		t.Key = e.Key()
+		t.Account = Setting{Value: e.Account(), From: from}
+	}
+	if a := in.Flags.Account; a.Set() && a.Value != "" {
+		want := strings.TrimPrefix(a.Value, "@")
+		for _, e := range entries {
+			if strings.EqualFold(e.Username, want) || e.UserID == want {
+				pick(e, a.From)
+				return nil
+			}
+		}
+		if in.Use == NewLogin {
+			return nil
+		}
+		return &AccountError{ClientID: t.ClientID.Value, Asked: a.Value, Accounts: names()}
+	}
+	// A new login acts for whoever logs in; the entry picked here is only
+	// the one it most likely replaces, so nothing is refused.
+	switch len(entries) {
+	case 0:
+		return nil
+	case 1:
+		pick(entries[0], "the store: the app's only account")
+		return nil
+	}
+	var recorded []*store.Entry
+	for _, e := range entries {
+		if e.Config != nil && e.Config.Path == t.ConfigPath {
+			recorded = append(recorded, e)
+		}
+	}
+	if len(recorded) == 1 {
+		pick(recorded[0], "the store: the account whose login wrote "+filepath.Base(t.ConfigPath))
+		return nil
+	}
+	if in.Use == NewLogin {
+		return nil
+	}
+	return &AccountError{ClientID: t.ClientID.Value, Accounts: names()}
 }
 
 func orDefault(s Setting, def string) Setting {
@@ -258,11 +346,26 @@ func (t *Target) resolveConfig(in Input) error {
 // means before Config.toml is known: the app of the client id given, else
 // the only app stored.
 func (in Input) guessEntry() *store.Entry {
-	if id := in.Flags.ClientID; id.Set() && id.Value != "" {
-		return in.Store.Clients[id.Value]
+	id := in.Flags.ClientID.Value
+	if !in.Flags.ClientID.Set() || id == "" {
+		ids := in.Store.ClientIDs()
+		if len(ids) != 1 {
+			return nil
+		}
+		id = ids[0]
 	}
-	if ids := in.Store.ClientIDs(); len(ids) == 1 {
-		return in.Store.Clients[ids[0]]
+	entries := in.Store.Accounts(id)
+	if a := in.Flags.Account; a.Set() && a.Value != "" {
+		want := strings.TrimPrefix(a.Value, "@")
+		for _, e := range entries {
+			if strings.EqualFold(e.Username, want) || e.UserID == want {
+				return e
+			}
+		}
+		return nil
+	}
+	if len(entries) == 1 {
+		return entries[0]
 	}
 	return nil
 }
@@ -307,8 +410,11 @@ func (t *Target) resolveClient(in Input) error {
 		// app stored.
 		var recorded []string
 		for _, id := range in.Store.ClientIDs() {
-			if e := in.Store.Clients[id]; e.Config != nil && e.Config.Path == t.ConfigPath {
-				recorded = append(recorded, id)
+			for _, e := range in.Store.Accounts(id) {
+				if e.Config != nil && e.Config.Path == t.ConfigPath {
+					recorded = append(recorded, id)
+					break
+				}
 			}
 		}
 		ids := in.Store.ClientIDs()
@@ -361,7 +467,7 @@ func (t *Target) resolveClient(in Input) error {
 // app's login recorded for this very file, else the defaults.
 func (t *Target) resolveKeys(in Input) {
 	var rec *store.ConfigKeys
-	if e := in.Store.Clients[t.ClientID.Value]; e != nil && e.Config != nil && e.Config.Path == t.ConfigPath {
+	if e := in.Store.Clients[t.Key]; e != nil && e.Config != nil && e.Config.Path == t.ConfigPath {
 		rec = e.Config
 	}
 	const recorded = "recorded by the login that wrote this Config.toml"

@@ -21,7 +21,8 @@ type Grant struct {
 // sequence"). The store runs the whole sequence; the caller supplies the
 // parts that know OAuth.
 type Rotation struct {
-	ClientID string
+	// Key is the entry's key (EntryKey).
+	Key string
 	// Fresh reports that an entry is good enough as it is (another process
 	// refreshed it while this one waited for the lock): then nothing is
 	// sent. Nil means always refresh.
@@ -101,7 +102,7 @@ const maxAttempts = 4
 // X's answers are under 1 KB.
 const journalReserve = 16 << 10
 
-// Rotate runs one refresh of r.ClientID's chain as one durable sequence:
+// Rotate runs one refresh of r.Key's chain as one durable sequence:
 // take the lock; re-read the store; return the entry as it is when r.Fresh
 // accepts it; otherwise spend a refresh token — first the leftovers of a
 // killed run that are newer than the store (their token may be the chain's
@@ -121,7 +122,7 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (Rotated, error) {
 	if err != nil {
 		return Rotated{}, err
 	}
-	old := f.Clients[r.ClientID]
+	old := f.Clients[r.Key]
 	if r.Fresh != nil && r.Fresh(old) {
 		return Rotated{Entry: old}, nil
 	}
@@ -131,9 +132,9 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (Rotated, error) {
 		before = []candidate{{token: r.Seed}}
 	} else {
 		if old == nil || old.RefreshToken == "" {
-			return Rotated{}, &NoRefreshTokenError{ClientID: r.ClientID, Stored: old != nil}
+			return Rotated{}, &NoRefreshTokenError{ClientID: r.Key, Stored: old != nil}
 		}
-		for _, l := range b.Leftovers(ctx, r.ClientID, old.RefreshToken) {
+		for _, l := range b.Leftovers(ctx, r.Key, old.RefreshToken) {
 			if l.Newer {
 				before = append(before, candidate{l.RefreshToken, l.Where})
 			} else {
@@ -150,14 +151,14 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (Rotated, error) {
 		g, err := s.refreshJournalled(ctx, b, r, c.token)
 		if err == nil {
 			e := r.Entry(g, old)
-			f.Clients[r.ClientID] = e
+			f.Clients[r.Key] = e
 			out := Rotated{Entry: e, Refreshed: true, RecoveredFrom: c.from}
 			if err := b.Save(ctx, f); err != nil {
 				return out, &SaveError{Path: b.Where(), Err: err}
 			}
 			// The store holds the new pair: the journals of this client
 			// are stale copies of secrets now.
-			b.ClearJournals(ctx, r.ClientID)
+			b.ClearJournals(ctx, r.Key)
 			return out, nil
 		}
 		if firstErr == nil || c.from == "" {
@@ -174,7 +175,7 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (Rotated, error) {
 // refreshJournalled reserves a journal, sends one refresh, and keeps the
 // journal only while it may hold a refresh token.
 func (s *Store) refreshJournalled(ctx context.Context, b Backend, r Rotation, token string) (Grant, error) {
-	j, err := b.Reserve(ctx, r.ClientID)
+	j, err := b.Reserve(ctx, r.Key)
 	if err != nil {
 		return Grant{}, err
 	}

@@ -25,14 +25,17 @@ import (
 	"github.com/twauth/twauth/internal/atomicfile"
 )
 
-// Version is the format version twauth writes.
-const Version = 1
+// Version is the format version twauth writes. Version 2 keys entries by
+// client id and X account (EntryKey); a version 1 file, keyed by client id
+// alone, is a valid version 2 file whose entries have no account, and is
+// written back as version 2 by the next save.
+const Version = 2
 
 // DefaultLockTimeout bounds the wait for another twauth holding the lock:
 // longer than a refresh with all its retries takes.
 const DefaultLockTimeout = 60 * time.Second
 
-// Entry is the token set of one client id.
+// Entry is the token set of one X account of one app.
 type Entry struct {
 	ClientID     string `json:"client_id"`
 	AccessToken  string `json:"access_token"`
@@ -45,8 +48,11 @@ type Entry struct {
 	TokenURL string `json:"token_url"`
 	// Confidential records whether the app authenticated with a secret
 	// (the secret itself is never stored here).
-	Confidential bool   `json:"confidential"`
-	Username     string `json:"username,omitempty"`
+	Confidential bool `json:"confidential"`
+	// UserID is the X account's id (GET /2/users/me), when known: with
+	// the client id it keys the entry, so one app holds several accounts.
+	UserID   string `json:"user_id,omitempty"`
+	Username string `json:"username,omitempty"`
 	// Config says where the access token (and refresh token) were copied,
 	// so that revoke removes exactly those keys.
 	Config *ConfigKeys `json:"config,omitempty"`
@@ -155,20 +161,77 @@ type ConfigKeys struct {
 	Created []string `json:"created,omitempty"`
 }
 
-// File is the whole store.
+// File is the whole store. Clients maps EntryKey(client id, account) to
+// the entry of that X account of that app.
 type File struct {
 	Version int               `json:"version"`
 	Clients map[string]*Entry `json:"clients"`
 }
 
-// ClientIDs returns the client ids held, sorted.
+// EntryKey is the key of an entry: the client id, and "/" and the X user
+// id when the account is known.
+func EntryKey(clientID, userID string) string {
+	if userID == "" {
+		return clientID
+	}
+	return clientID + "/" + userID
+}
+
+// ClientIDs returns the client ids held, sorted, each once.
 func (f *File) ClientIDs() []string {
-	ids := make([]string, 0, len(f.Clients))
-	for id := range f.Clients {
-		ids = append(ids, id)
+	seen := map[string]bool{}
+	var ids []string
+	for _, e := range f.Clients {
+		if !seen[e.ClientID] {
+			seen[e.ClientID] = true
+			ids = append(ids, e.ClientID)
+		}
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// Accounts returns the entries of clientID, sorted by username then key.
+func (f *File) Accounts(clientID string) []*Entry {
+	var out []*Entry
+	for _, e := range f.Clients {
+		if e.ClientID == clientID {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Username != out[j].Username {
+			return out[i].Username < out[j].Username
+		}
+		return out[i].Key() < out[j].Key()
+	})
+	return out
+}
+
+// Entry returns the entry of clientID when the app has one account (or an
+// entry with no account); nil when it has none or several.
+func (f *File) Entry(clientID string) *Entry {
+	if e := f.Clients[clientID]; e != nil {
+		return e
+	}
+	if a := f.Accounts(clientID); len(a) == 1 {
+		return a[0]
+	}
+	return nil
+}
+
+// Key is e's key in File.Clients.
+func (e *Entry) Key() string { return EntryKey(e.ClientID, e.UserID) }
+
+// Account names e's X account for people: "@name", the user id, or "".
+func (e *Entry) Account() string {
+	switch {
+	case e.Username != "":
+		return "@" + e.Username
+	case e.UserID != "":
+		return "user id " + e.UserID
+	}
+	return ""
 }
 
 // Store is the token store. Its entries live in Backend; nil means the
@@ -257,8 +320,8 @@ func Decode(data []byte) (*File, error) {
 		switch {
 		case e == nil:
 			return nil, fmt.Errorf("the entry of client %q is null", id)
-		case e.ClientID != id:
-			return nil, fmt.Errorf("the entry under %q names client %q", id, e.ClientID)
+		case EntryKey(e.ClientID, e.UserID) != id:
+			return nil, fmt.Errorf("the entry under %q names client %q and account %q", id, e.ClientID, e.UserID)
 		}
 		// Save writes UTC; a hand-edited offset (even +24:00, which
 		// time.Time reads but cannot write back) becomes UTC too.

@@ -42,7 +42,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		t.Fatalf("round trip:\n%+v\nwant\n%+v", got.Clients["cid"], sample().Clients["cid"])
 	}
 	raw, _ := os.ReadFile(s.Path)
-	if !strings.Contains(string(raw), `"expiry": "2026-12-01T12:00:00Z"`) || !strings.HasPrefix(string(raw), "{\n  \"version\": 1,") {
+	if !strings.Contains(string(raw), `"expiry": "2026-12-01T12:00:00Z"`) || !strings.HasPrefix(string(raw), "{\n  \"version\": 2,") {
 		t.Fatalf("file:\n%s", raw)
 	}
 	if fi, _ := os.Stat(s.Path); fi.Mode().Perm() != 0o600 {
@@ -371,5 +371,68 @@ func TestJournal(t *testing.T) {
 	}
 	if o := s.Orphans("other", ""); len(o) != 1 {
 		t.Errorf("RemoveJournals(cid) took another client's journal")
+	}
+}
+
+// TestUpgradeFromVersion1: a store written before accounts (version 1,
+// keyed by client id) is read as it is, and the next save writes version 2
+// with a second account of the same app beside the first.
+func TestUpgradeFromVersion1(t *testing.T) {
+	dir := t.TempDir()
+	s := &Store{Path: filepath.Join(dir, "tokens.json")}
+	const v1 = `{
+  "version": 1,
+  "clients": {
+    "cid": {
+      "client_id": "cid",
+      "access_token": "AT",
+      "refresh_token": "RT",
+      "token_type": "bearer",
+      "expiry": "2026-12-01T12:00:00Z",
+      "scope": "tweet.read offline.access",
+      "token_url": "https://api.x.com/2/oauth2/token",
+      "confidential": false,
+      "username": "bot",
+      "updated_at": "2026-12-01T10:00:00Z"
+    }
+  }
+}
+`
+	if err := os.WriteFile(s.Path, []byte(v1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := f.Clients["cid"]; e == nil || e.RefreshToken != "RT" || e.Account() != "@bot" || len(f.Accounts("cid")) != 1 {
+		t.Fatalf("version 1 read as %+v", f.Clients)
+	}
+	if err := s.Update(context.Background(), func(f *File) error {
+		e := &Entry{ClientID: "cid", UserID: "42", Username: "owner", AccessToken: "AT2", RefreshToken: "RT2"}
+		f.Clients[e.Key()] = e
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(s.Path)
+	if !strings.HasPrefix(string(raw), "{\n  \"version\": 2,") || !strings.Contains(string(raw), `"cid/42": {`) || !strings.Contains(string(raw), `"RT"`) {
+		t.Fatalf("after a save:\n%s", raw)
+	}
+	f, err = s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range f.Accounts("cid") {
+		got = append(got, e.Account()+"="+e.RefreshToken)
+	}
+	if strings.Join(got, ",") != "@bot=RT,@owner=RT2" || !reflect.DeepEqual(f.ClientIDs(), []string{"cid"}) {
+		t.Errorf("accounts = %v, client ids %v", got, f.ClientIDs())
+	}
+	// An entry under a key that does not match it is refused.
+	bad := strings.Replace(string(raw), `"cid/42": {`, `"cid/43": {`, 1)
+	if _, err := Decode([]byte(bad)); err == nil || !strings.Contains(err.Error(), `"cid/43"`) {
+		t.Errorf("a mismatched key: %v", err)
 	}
 }
