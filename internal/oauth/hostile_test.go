@@ -18,7 +18,9 @@ import (
 func TestServerTextIsSafeForATerminal(t *testing.T) {
 	const hostile = "a\x1b]0;pwned\x07b\u009b31mc\u202ed\u2066e\x00f\nend"
 	const shown = `a\x1b]0;pwned\x07b\u009b31mc\u202ed\u2066e\x00f\nend`
-	enc := func(s string) string { return strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\x00", `\u0000`, "\x07", `\u0007`, "\x1b", `\u001b`).Replace(s) }
+	enc := func(s string) string {
+		return strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\x00", `\u0000`, "\x07", `\u0007`, "\x1b", `\u001b`).Replace(s)
+	}
 
 	e := newEndpoint(t, jsonAnswer(400, `{"error":"invalid_request`+enc("\x1b[2J")+`","error_description":"`+enc(hostile)+`"}`))
 	_, err := newClient(e, "", nil).Exchange(context.Background(), "CODE", "v", "http://127.0.0.1:8765/callback")
