@@ -5,7 +5,6 @@
 package termtext
 
 import (
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -70,7 +69,7 @@ func visible(r rune) bool {
 		return false
 	case r == '\u2028' || r == '\u2029':
 		return false
-	case unicode.Is(unicode.Cf, r), unicode.Is(unicode.Cs, r):
+	case unicode.Is(unicode.Cf, r):
 		return false
 	}
 	return true
@@ -89,24 +88,23 @@ func writeControl(b *strings.Builder, c byte) {
 	}
 }
 
-const hexDigits = "0123456789abcdef"
-
-func writeByteEscape(b *strings.Builder, c byte) {
-	b.WriteString(`\x`)
-	b.WriteByte(hexDigits[c>>4])
-	b.WriteByte(hexDigits[c&0xf])
-}
+func writeByteEscape(b *strings.Builder, c byte) { writeHex(b, `\x`, uint32(c), 2) }
 
 func writeRuneEscape(b *strings.Builder, r rune) {
-	h := strconv.FormatInt(int64(r), 16)
 	if r > 0xffff {
-		b.WriteString(`\U`)
-		b.WriteString(strings.Repeat("0", 8-len(h)))
+		writeHex(b, `\U`, uint32(r), 8)
 	} else {
-		b.WriteString(`\u`)
-		b.WriteString(strings.Repeat("0", 4-len(h)))
+		writeHex(b, `\u`, uint32(r), 4)
 	}
-	b.WriteString(h)
+}
+
+// writeHex writes prefix and then v as n lower-case hex digits.
+func writeHex(b *strings.Builder, prefix string, v uint32, n int) {
+	const digits = "0123456789abcdef"
+	b.WriteString(prefix)
+	for shift := 4 * (n - 1); shift >= 0; shift -= 4 {
+		b.WriteByte(digits[v>>shift&0xf])
+	}
 }
 
 // Clip returns Safe(s) of at most the first n characters of s, followed by
