@@ -6,13 +6,16 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/twauth/twauth/internal/termtext"
 )
 
 // FuzzCallback throws arbitrary query strings at the callback handler. It
 // checks the properties the login's security rests on, whatever the input:
 // no panic; a code is handed to the login only when the state matches
 // exactly; a refused callback hands nothing over; every page carries the
-// security headers; and the code is never written into a page.
+// security headers; the code is never written into a page; and an error
+// handed over is safe to print on a terminal.
 func FuzzCallback(f *testing.F) {
 	f.Add("code=abc&state=" + testState)
 	f.Add("state=" + testState + "&error=access_denied&error_description=The+user+denied")
@@ -23,6 +26,7 @@ func FuzzCallback(f *testing.F) {
 	f.Add("code=a%00b%0d%0a&state=" + testState + "&iss=https%3A%2F%2Fother")
 	f.Add("code=" + strings.Repeat("A", 9000) + "&state=" + testState)
 	f.Add(";;&&==")
+	f.Add("state=" + testState + "&error=x%1B%5B2J&error_description=%C2%9B%E2%80%AE%0A")
 
 	r, err := ParseRedirect("http://127.0.0.1:8080/callback")
 	if err != nil {
@@ -63,6 +67,11 @@ func FuzzCallback(f *testing.F) {
 			}
 			if got.err == nil && q.Get("error") != "" {
 				t.Fatalf("%q: a code was accepted from an error response", rawQuery)
+			}
+			if got.err != nil {
+				if msg := got.err.Error(); termtext.Safe(msg) != msg {
+					t.Fatalf("%q: the error %q is not safe for a terminal", rawQuery, msg)
+				}
 			}
 		} else if rec.Code == http.StatusOK {
 			t.Fatalf("%q: status 200 but nothing handed over", rawQuery)

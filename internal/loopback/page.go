@@ -12,7 +12,7 @@ import (
 var discardLog = log.New(io.Discard, "", 0)
 
 // setPageHeaders sets the headers of every answer: nothing cached, no
-// referrer leaked, no script, no framing (DESIGN.md, "Security rules").
+// referrer leaked, no script, no framing (docs/design.md, "Security rules").
 func setPageHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")

@@ -9,11 +9,17 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/twauth/twauth/internal/termtext"
 )
 
-// RedirectURIError is a redirect URI the listener cannot serve. Exit code 2.
+// RedirectURIError is a redirect URI the listener cannot serve: a
+// configuration error.
 type RedirectURIError struct {
-	URI    string
+	URI string
+	// Problem is what is wrong with it.
+	Problem RedirectProblem
+	// Reason says so in words.
 	Reason string
 }
 
@@ -21,8 +27,21 @@ func (e *RedirectURIError) Error() string {
 	return fmt.Sprintf("redirect URI %q cannot be served by twauth's listener: %s", e.URI, e.Reason)
 }
 
-// ExitCode is 2: a configuration error.
-func (e *RedirectURIError) ExitCode() int { return 2 }
+// RedirectProblem is what is wrong with a redirect URI.
+type RedirectProblem int
+
+// The problems ParseRedirect finds.
+const (
+	RedirectNotURL      RedirectProblem = iota + 1 // not a URL
+	RedirectHTTPS                                  // https: a local listener has no certificate
+	RedirectNotHTTP                                // another scheme
+	RedirectUserInfo                               // user information in it
+	RedirectFragment                               // a fragment, which browsers do not send
+	RedirectNoHost                                 // no host
+	RedirectNotLoopback                            // a host other than 127.0.0.0/8, ::1 or localhost
+	RedirectBadPort                                // a port outside 1 to 65535
+	RedirectEmptyPort                              // a colon with no port after it
+)
 
 // Redirect is a parsed loopback redirect URI.
 type Redirect struct {
@@ -37,36 +56,38 @@ type Redirect struct {
 // a loopback host (127.0.0.0/8, ::1 or localhost), a fixed port, no
 // fragment.
 func ParseRedirect(uri string) (Redirect, error) {
-	fail := func(why string) (Redirect, error) { return Redirect{}, &RedirectURIError{URI: uri, Reason: why} }
+	fail := func(p RedirectProblem, why string) (Redirect, error) {
+		return Redirect{}, &RedirectURIError{URI: uri, Problem: p, Reason: why}
+	}
 	u, err := url.Parse(uri)
 	if err != nil {
-		return fail("it is not a URL")
+		return fail(RedirectNotURL, "it is not a URL")
 	}
 	switch {
 	case u.Scheme == "https":
-		return fail("it is https, and a local listener has no certificate; register an http://127.0.0.1:<port>/ callback, or use --manual to paste the redirect")
+		return fail(RedirectHTTPS, "it is https, and a local listener has no certificate")
 	case u.Scheme != "http":
-		return fail("it is not an http URL")
+		return fail(RedirectNotHTTP, "it is not an http URL")
 	case u.User != nil:
-		return fail("it carries user information")
+		return fail(RedirectUserInfo, "it carries user information")
 	case u.Fragment != "" || strings.Contains(uri, "#"):
-		return fail("it has a fragment, which browsers do not send")
+		return fail(RedirectFragment, "it has a fragment, which browsers do not send")
 	case u.Opaque != "" || u.Host == "":
-		return fail("it has no host")
+		return fail(RedirectNoHost, "it has no host")
 	}
 	host := strings.ToLower(u.Hostname())
 	if !isLoopback(host) {
-		return fail(fmt.Sprintf("%s is not a loopback address; the listener binds only 127.0.0.1, ::1 or localhost (use --manual to paste the redirect from another host)", host))
+		return fail(RedirectNotLoopback, fmt.Sprintf("%s is not a loopback address; the listener binds only 127.0.0.1, ::1 or localhost", termtext.Safe(host)))
 	}
 	port := 80
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
-			return fail("its port is not between 1 and 65535")
+			return fail(RedirectBadPort, "its port is not between 1 and 65535")
 		}
 		port = n
 	} else if strings.HasSuffix(u.Host, ":") {
-		return fail("its port is empty")
+		return fail(RedirectEmptyPort, "its port is empty")
 	}
 	path := u.EscapedPath()
 	if path == "" {

@@ -8,10 +8,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/twauth/twauth/internal/termtext"
 )
 
 // Limits that keep one stuck or hostile client from holding the login.
@@ -36,8 +39,18 @@ type Options struct {
 	// without iss is accepted, as X sends none.
 	Issuer string
 	// OnReject, when set, hears about every callback that was refused while
-	// the login keeps waiting (a stale tab, a forged redirect).
+	// the login keeps waiting (a stale tab, a forged redirect). The reason
+	// is safe to print.
 	OnReject func(reason string)
+	// Listen, when set, is the local address to bind instead of the
+	// redirect URI's host: "HOST:PORT", "HOST" or ":PORT", where a missing
+	// host means every interface and a missing port the redirect URI's. In
+	// a container published with -p 8765:8765, "0.0.0.0:8765" receives the
+	// browser's redirect to http://127.0.0.1:8765/callback. The redirect URI
+	// sent to X is unchanged, and the Host header must still name the
+	// redirect URI's host and port. An address with a port takes exactly
+	// one redirect URI.
+	Listen string
 }
 
 // Result is a successful authorization response.
@@ -48,39 +61,47 @@ type Result struct {
 }
 
 // AuthorizationError is an error response on the callback (RFC 6749
-// section 4.1.2.1), e.g. access_denied when the user clicks Cancel.
+// section 4.1.2.1), e.g. access_denied when the user clicks Cancel: the
+// authorization failed.
 type AuthorizationError struct {
 	Code        string
 	Description string
 }
 
+// Error says what the server answered; its text is safe to print, whoever
+// filled in the fields.
 func (e *AuthorizationError) Error() string {
-	msg := "authorization failed: " + e.Code
+	msg := "authorization failed: " + termtext.Safe(e.Code)
 	if e.Code == "access_denied" {
 		msg = "authorization was denied in the browser (access_denied)"
 	}
 	if e.Description != "" {
-		msg += ": " + e.Description
+		msg += ": " + termtext.Safe(e.Description)
 	}
 	return msg
 }
 
-// ExitCode is 3: authorization failed.
-func (e *AuthorizationError) ExitCode() int { return 3 }
-
-// PortsInUseError means no redirect URI could be bound. Exit code 2.
+// PortsInUseError means no redirect URI could be bound: a configuration
+// error.
 type PortsInUseError struct {
 	// Tried holds one line per redirect URI: the address and why it failed.
 	Tried []string
 }
 
 func (e *PortsInUseError) Error() string {
-	return "no redirect URI could be served: " + strings.Join(e.Tried, "; ") +
-		": stop the program holding the port (another twauth login?), or pass --redirect-uri with another port that is registered as a callback URI of the X app"
+	return "no redirect URI could be served: " + strings.Join(e.Tried, "; ")
 }
 
-// ExitCode is 2: a configuration error.
-func (e *PortsInUseError) ExitCode() int { return 2 }
+// ListenError is an Options.Listen the listener cannot use: a
+// configuration error.
+type ListenError struct {
+	Addr   string
+	Reason string
+}
+
+func (e *ListenError) Error() string {
+	return fmt.Sprintf("listen address %q cannot be used: %s", e.Addr, e.Reason)
+}
 
 // Server is a running callback listener.
 type Server struct {
@@ -118,11 +139,28 @@ func Listen(opts Options) (*Server, error) {
 		}
 		redirects = append(redirects, r)
 	}
+	var listen *listenAddr
+	if opts.Listen != "" {
+		la, err := parseListen(opts.Listen)
+		if err != nil {
+			return nil, err
+		}
+		if la.port != "" && len(redirects) > 1 {
+			return nil, &ListenError{Addr: opts.Listen, Reason: "it names a port, so it serves one redirect URI, and several were given"}
+		}
+		listen = &la
+	}
 	var tried []string
 	for _, r := range redirects {
-		lns, err := bind(r)
+		addrs := r.bindAddrs()
+		what := r.URI
+		if listen != nil {
+			addrs = []string{listen.addr(r.Port)}
+			what += " (listening on " + addrs[0] + ")"
+		}
+		lns, err := bind(addrs)
 		if err != nil {
-			tried = append(tried, fmt.Sprintf("%s: %s", r.URI, bindReason(err)))
+			tried = append(tried, fmt.Sprintf("%s: %s", what, bindReason(err)))
 			continue
 		}
 		s := &Server{
@@ -151,9 +189,53 @@ func Listen(opts Options) (*Server, error) {
 	return nil, &PortsInUseError{Tried: tried}
 }
 
-func bind(r Redirect) ([]net.Listener, error) {
+// listenAddr is a parsed Options.Listen.
+type listenAddr struct{ host, port string }
+
+func (l listenAddr) addr(redirectPort int) string {
+	port := l.port
+	if port == "" {
+		port = strconv.Itoa(redirectPort)
+	}
+	return net.JoinHostPort(l.host, port)
+}
+
+// parseListen reads "HOST:PORT", "HOST", ":PORT", "[V6]:PORT", "[V6]" or a
+// bare IPv6 address.
+func parseListen(s string) (listenAddr, error) {
+	fail := func(why string) (listenAddr, error) { return listenAddr{}, &ListenError{Addr: s, Reason: why} }
+	var l listenAddr
+	switch {
+	case strings.Contains(s, "/"):
+		return fail("it is not HOST:PORT")
+	case net.ParseIP(s) != nil:
+		l.host = s
+	case strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]"):
+		l.host = s[1 : len(s)-1]
+	case !strings.Contains(s, ":"):
+		l.host = s
+	default:
+		h, p, err := net.SplitHostPort(s)
+		if err != nil {
+			return fail("it is not HOST:PORT")
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return fail("its port is not between 1 and 65535")
+		}
+		l.host, l.port = h, p
+	}
+	if strings.ContainsAny(l.host, "[]/ ") || !printable(l.host) {
+		return fail("its host is not a host name or an IP address")
+	}
+	return l, nil
+}
+
+func printable(s string) bool { return termtext.Safe(s) == s }
+
+func bind(addrs []string) ([]net.Listener, error) {
 	var lns []net.Listener
-	for i, addr := range r.bindAddrs() {
+	for i, addr := range addrs {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			// localhost: ::1 may be missing on hosts without IPv6; 127.0.0.1
@@ -190,8 +272,19 @@ func bindReason(err error) string {
 // RedirectURI is the redirect URI being served, exactly as given.
 func (s *Server) RedirectURI() string { return s.redirect.URI }
 
-// Port is the port being served.
+// Port is the port of the redirect URI being served.
 func (s *Server) Port() int { return s.redirect.Port }
+
+// Addrs lists the local addresses the listener is bound to, e.g.
+// "127.0.0.1:8765" and "[::1]:8765" for a localhost redirect URI, or the
+// Listen address.
+func (s *Server) Addrs() []string {
+	out := make([]string, len(s.listeners))
+	for i, ln := range s.listeners {
+		out[i] = ln.Addr().String()
+	}
+	return out
+}
 
 // Wait blocks until a callback completes the login (a code, or an error
 // response carrying the right state) or ctx ends. Either way the listener
@@ -279,13 +372,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if iss := q.Get("iss"); iss != "" && s.issuer != "" && iss != s.issuer {
-		s.reject(w, http.StatusBadRequest, fmt.Sprintf("the issuer %q is not %q (RFC 9207 mix-up protection)", clip(iss), s.issuer),
+		s.reject(w, http.StatusBadRequest, fmt.Sprintf("the issuer \"%s\" is not %q (RFC 9207 mix-up protection)", termtext.Clip(iss, maxShown), s.issuer),
 			"The response came from an unexpected authorization server.")
 		return
 	}
 	if e := q.Get("error"); e != "" {
 		// An error wins over a code sent with it.
-		aerr := &AuthorizationError{Code: clip(e), Description: clip(q.Get("error_description"))}
+		aerr := &AuthorizationError{Code: termtext.Clip(e, maxCode), Description: termtext.Clip(q.Get("error_description"), maxShown)}
 		s.finish(w, outcome{err: aerr}, http.StatusOK, pageData{
 			Title: "Authorization failed", Heading: "Authorization failed",
 			Message: "X did not authorize twauth. You can close this tab; the terminal says what to do next.",
@@ -340,16 +433,9 @@ func optional(sep, s string) string {
 	return sep + s
 }
 
-// clip bounds text taken from the query before it is shown anywhere.
-func clip(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
-	return s
-}
+// Caps on text from the query shown in an error or a page: an error code,
+// and anything else (an error_description, an issuer).
+const (
+	maxCode  = 100
+	maxShown = 1000
+)

@@ -85,25 +85,40 @@ func TestParseRedirect(t *testing.T) {
 			t.Errorf("ParseRedirect(%q) = %+v, %v; want %+v", uri, got, err, want)
 		}
 	}
-	bad := map[string]string{
-		"https://127.0.0.1:8765/callback":  "https",
-		"http://example.com:8765/callback": "example.com is not a loopback address",
-		"http://10.0.0.1:8765/callback":    "not a loopback address",
-		"http://127.0.0.1:0/callback":      "port is not between 1 and 65535",
-		"http://127.0.0.1:99999/callback":  "port is not between 1 and 65535",
-		"http://127.0.0.1:/callback":       "port is empty",
-		"http://127.0.0.1:8765/cb#frag":    "fragment",
-		"myapp://callback":                 "not an http URL",
-		"http://user@127.0.0.1:8765/":      "user information",
-		"http:///callback":                 "no host",
-		"::":                               "not a URL",
+	bad := []struct {
+		uri     string
+		problem RedirectProblem
+		reason  string
+	}{
+		{"https://127.0.0.1:8765/callback", RedirectHTTPS, "it is https, and a local listener has no certificate"},
+		{"http://example.com:8765/callback", RedirectNotLoopback, "example.com is not a loopback address; the listener binds only 127.0.0.1, ::1 or localhost"},
+		{"http://10.0.0.1:8765/callback", RedirectNotLoopback, "10.0.0.1 is not a loopback address; the listener binds only 127.0.0.1, ::1 or localhost"},
+		{"http://127.0.0.1:0/callback", RedirectBadPort, "its port is not between 1 and 65535"},
+		{"http://127.0.0.1:99999/callback", RedirectBadPort, "its port is not between 1 and 65535"},
+		{"http://127.0.0.1:/callback", RedirectEmptyPort, "its port is empty"},
+		{"http://127.0.0.1:8765/cb#frag", RedirectFragment, "it has a fragment, which browsers do not send"},
+		{"myapp://callback", RedirectNotHTTP, "it is not an http URL"},
+		{"http://user@127.0.0.1:8765/", RedirectUserInfo, "it carries user information"},
+		{"http:///callback", RedirectNoHost, "it has no host"},
+		{"::", RedirectNotURL, "it is not a URL"},
 	}
-	for uri, want := range bad {
-		_, err := ParseRedirect(uri)
+	for _, c := range bad {
+		_, err := ParseRedirect(c.uri)
 		var re *RedirectURIError
-		if !errors.As(err, &re) || !strings.Contains(err.Error(), want) || re.ExitCode() != 2 {
-			t.Errorf("ParseRedirect(%q) = %v; want a RedirectURIError saying %q", uri, err, want)
+		want := fmt.Sprintf("redirect URI %q cannot be served by twauth's listener: %s", c.uri, c.reason)
+		if !errors.As(err, &re) || re.Problem != c.problem || re.Reason != c.reason || err.Error() != want {
+			t.Errorf("ParseRedirect(%q) = %v; want a RedirectURIError %d saying\n %s", c.uri, err, c.problem, want)
 		}
+		noFlags(t, err)
+	}
+}
+
+// noFlags fails t when err names a command-line flag or a command: the
+// command line adds those.
+func noFlags(t *testing.T, err error) {
+	t.Helper()
+	if msg := err.Error(); strings.Contains(msg, "--") || strings.Contains(msg, "twauth login") {
+		t.Errorf("error names a flag or a command: %q", msg)
 	}
 }
 
@@ -238,7 +253,7 @@ func TestErrorCallback(t *testing.T) {
 	}
 	err := <-done
 	var ae *AuthorizationError
-	if !errors.As(err, &ae) || ae.Code != "access_denied" || ae.ExitCode() != 3 || !strings.Contains(err.Error(), "denied in the browser") {
+	if !errors.As(err, &ae) || ae.Code != "access_denied" || err.Error() != "authorization was denied in the browser (access_denied): <script>alert(1)</script>" {
 		t.Fatalf("Wait error = %v", err)
 	}
 }
@@ -283,7 +298,7 @@ func TestFirstFreeRedirectWins(t *testing.T) {
 
 	_, err = Listen(Options{RedirectURIs: []string{fmt.Sprintf("http://127.0.0.1:%d/callback", busyPort)}, State: testState})
 	var pe *PortsInUseError
-	if !errors.As(err, &pe) || pe.ExitCode() != 2 || !strings.Contains(err.Error(), fmt.Sprintf("127.0.0.1:%d/callback: port in use", busyPort)) {
+	if !errors.As(err, &pe) || err.Error() != fmt.Sprintf("no redirect URI could be served: http://127.0.0.1:%d/callback: port in use", busyPort) {
 		t.Fatalf("all busy: %v", err)
 	}
 	// An invalid URI anywhere in the list is an error, even if another one could be served.

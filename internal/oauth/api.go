@@ -9,14 +9,21 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/twauth/twauth/internal/termtext"
 )
 
 // Revoke revokes token at X (RFC 7009) with the given token_type_hint
 // ("access_token", "refresh_token" or ""). X answers 200 for a token it
 // already considers invalid, and so does Revoke: alreadyInvalid reports an
 // "invalid token" answer that was taken as success. Transient failures are
-// retried like a refresh: revoking twice is harmless.
+// retried like a refresh: revoking twice is harmless. The revoke URL must
+// pass CheckEndpoint.
 func (c *Client) Revoke(ctx context.Context, token, hint string) (alreadyInvalid bool, err error) {
+	endpoint := c.orDefault(c.RevokeURL, DefaultRevokeURL)
+	if err := CheckEndpoint("revoke URL", endpoint); err != nil {
+		return false, err
+	}
 	form := url.Values{"token": {token}}
 	if hint != "" {
 		form.Set("token_type_hint", hint)
@@ -24,12 +31,11 @@ func (c *Client) Revoke(ctx context.Context, token, hint string) (alreadyInvalid
 	if !c.Confidential() {
 		form.Set("client_id", c.ClientID)
 	}
-	endpoint := c.orDefault(c.RevokeURL, DefaultRevokeURL)
 	policy := c.Retry.withDefaults()
 	for try := 0; ; try++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 		if err != nil {
-			return false, fmt.Errorf("revoke URL %q: %w", endpoint, err)
+			return false, &EndpointError{Name: "revoke URL", URL: endpoint, Reason: "is not a URL"}
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if c.Confidential() {
@@ -42,17 +48,13 @@ func (c *Client) Revoke(ctx context.Context, token, hint string) (alreadyInvalid
 			return false, nil
 		}
 		if err != nil {
-			err = c.apiError(opRevoke, a, endpoint, err)
+			err = c.apiError(OpRevoke, a, endpoint, err)
 		} else {
-			var e struct {
-				Error            string `json:"error"`
-				ErrorDescription string `json:"error_description"`
-			}
-			_ = json.Unmarshal(body, &e)
-			oerr := c.serverError(opRevoke, a, resp, e.Error, e.ErrorDescription)
+			b := parseErrorBody(body)
+			oerr := c.serverError(OpRevoke, a, resp, b.Error, b.ErrorDescription, b)
 			// X: "Value passed for the token was invalid." The token is
 			// dead already, which is what revoking wanted.
-			if resp.StatusCode == http.StatusBadRequest && (oerr.Code == "invalid_request" || oerr.Code == "invalid_token" || oerr.Code == "invalid_grant") {
+			if resp.StatusCode == http.StatusBadRequest && (b.Error == "invalid_request" || b.Error == "invalid_token" || b.Error == "invalid_grant") {
 				return true, nil
 			}
 			err = oerr
@@ -67,18 +69,30 @@ func (c *Client) Revoke(ctx context.Context, token, hint string) (alreadyInvalid
 	}
 }
 
-// User is the account a token acts for, from GET /2/users/me.
+// User is the account a token acts for, from GET /2/users/me. Its fields
+// are safe to print (termtext.Safe).
 type User struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
 	Username string `json:"username"`
 }
 
-// APIError is a non-2xx answer from X's API (not its OAuth endpoints).
+// APIError is a non-2xx answer from X's API (not its OAuth endpoints). Its
+// text fields are safe to print and hold no secret the request carried.
 type APIError struct {
-	Op     string
+	Op     Op
 	Status int
+	// Detail is the answer's "detail" (problem JSON) or first
+	// errors[].message, up to 1000 characters.
 	Detail string
+	// Title and Reason are the problem JSON's "title" and X's "reason"
+	// (e.g. "Client Forbidden", "client-not-enrolled").
+	Title, Reason string
+	// Problem is what the answer means: ProblemTokenRejected (401),
+	// ProblemNotEnrolled, ProblemForbidden (another 403),
+	// ProblemRateLimited, ProblemServerFailing, ProblemNotFound or
+	// ProblemOther.
+	Problem Problem
 }
 
 func (e *APIError) Error() string {
@@ -86,49 +100,57 @@ func (e *APIError) Error() string {
 	if e.Detail != "" {
 		s += " (" + e.Detail + ")"
 	}
-	switch e.Status {
-	case http.StatusUnauthorized:
-		s += ": the access token is expired, revoked or not valid; run twauth refresh or twauth login"
-	case http.StatusForbidden:
-		s += ": the token lacks the users.read and tweet.read scopes, or the app lacks access to this endpoint"
-	}
 	return s
 }
 
-// ExitCode: a token X does not accept means a login is needed.
-func (e *APIError) ExitCode() int {
-	if e.Status == http.StatusUnauthorized {
-		return exitLoginNeeded
-	}
-	return exitFailure
-}
-
 // Me returns the user that accessToken acts for (GET /2/users/me). It needs
-// the users.read and tweet.read scopes.
+// the users.read and tweet.read scopes. The API URL must pass
+// CheckEndpoint.
 func (c *Client) Me(ctx context.Context, accessToken string) (*User, error) {
-	endpoint := strings.TrimRight(c.orDefault(c.APIURL, DefaultAPIURL), "/") + "/2/users/me"
+	base := c.orDefault(c.APIURL, DefaultAPIURL)
+	if err := CheckEndpoint("API URL", base); err != nil {
+		return nil, err
+	}
+	endpoint := strings.TrimRight(base, "/") + "/2/users/me"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
 	if err != nil {
-		return nil, fmt.Errorf("API URL %q: %w", endpoint, err)
+		return nil, &EndpointError{Name: "API URL", URL: base, Reason: "is not a URL"}
 	}
 	req.Header.Set("Authorization", "Bearer "+accessToken)
 	a := &attempt{secrets: c.sent(accessToken)}
 	resp, body, err := a.do(c.httpClient(), req)
 	if err != nil {
-		return nil, c.apiError(opMe, a, endpoint, err)
+		return nil, c.apiError(OpMe, a, endpoint, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		b := parseErrorBody(body)
+		e := &APIError{
+			Op:     OpMe,
+			Status: resp.StatusCode,
+			Detail: termtext.Clip(a.scrub(b.detail()), maxDescription),
+			Title:  termtext.Clip(a.scrub(b.Title), maxCode),
+			Reason: termtext.Clip(a.scrub(b.Reason), maxCode),
+		}
+		switch {
+		case resp.StatusCode == http.StatusUnauthorized:
+			e.Problem = ProblemTokenRejected
+		case b.notEnrolled():
+			e.Problem = ProblemNotEnrolled
+		case resp.StatusCode == http.StatusForbidden:
+			e.Problem = ProblemForbidden
+		default:
+			e.Problem = problemOfStatus(resp.StatusCode, b)
+		}
+		return nil, e
 	}
 	var out struct {
-		Data   *User  `json:"data"`
-		Detail string `json:"detail"`
+		Data *User `json:"data"`
 	}
-	jerr := json.Unmarshal(body, &out)
-	if resp.StatusCode/100 != 2 {
-		return nil, &APIError{Op: opMe, Status: resp.StatusCode, Detail: clip(a.scrub(out.Detail), 120)}
+	if err := json.Unmarshal(body, &out); err != nil || out.Data == nil || out.Data.Username == "" {
+		return nil, &ResponseError{Op: OpMe, Status: resp.StatusCode, Reason: "the answer has no data.username"}
 	}
-	if jerr != nil || out.Data == nil || out.Data.Username == "" {
-		return nil, &ResponseError{Op: opMe, Status: resp.StatusCode, Reason: "the answer has no data.username"}
-	}
-	return out.Data, nil
+	u := out.Data
+	return &User{ID: termtext.Safe(u.ID), Name: termtext.Safe(u.Name), Username: termtext.Safe(u.Username)}, nil
 }
 
 // do sends req through a recording client and reads the answer.
@@ -145,7 +167,7 @@ func (a *attempt) do(base *http.Client, req *http.Request) (*http.Response, []by
 // apiError classifies a failed revoke or users/me request. Both are
 // idempotent, so a request lost after it was sent is as retryable as one
 // that never left.
-func (c *Client) apiError(op string, a *attempt, endpoint string, err error) error {
+func (c *Client) apiError(op Op, a *attempt, endpoint string, err error) error {
 	switch {
 	case errors.Is(err, errTooLarge):
 		return &ResponseError{Op: op, Status: a.status, Reason: "the answer is larger than 1 MB"}

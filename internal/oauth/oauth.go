@@ -7,6 +7,7 @@ package oauth
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,9 +18,10 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/twauth/twauth/internal/pkce"
+	"github.com/twauth/twauth/internal/termtext"
 )
 
-// X's endpoints (DESIGN.md, "Facts about X").
+// X's endpoints (docs/design.md, "Facts about X").
 const (
 	DefaultAuthURL   = "https://x.com/i/oauth2/authorize"
 	DefaultTokenURL  = "https://api.x.com/2/oauth2/token"
@@ -76,9 +78,21 @@ func (c *Client) httpClient() *http.Client {
 	return &http.Client{Timeout: 30 * time.Second}
 }
 
-// sent lists the credentials a request carries: vals and the client secret.
+// sent lists the credentials a request carries: vals, and the client
+// secret with the Basic credential it travels in, in both the form RFC 6749
+// section 2.3.1 prescribes (id and secret form-encoded first, as
+// golang.org/x/oauth2 and Revoke send it) and the plain one.
 func (c *Client) sent(vals ...string) []string {
-	return append(vals, c.ClientSecret)
+	if c.ClientSecret == "" {
+		return vals
+	}
+	return append(vals, c.ClientSecret,
+		basicCredential(url.QueryEscape(c.ClientID), url.QueryEscape(c.ClientSecret)),
+		basicCredential(c.ClientID, c.ClientSecret))
+}
+
+func basicCredential(id, secret string) string {
+	return base64.StdEncoding.EncodeToString([]byte(id + ":" + secret))
 }
 
 func (c *Client) orDefault(v, def string) string {
@@ -118,9 +132,12 @@ type AuthRequest struct {
 // %20, as X documents. Parameters already in the authorization URL are kept.
 func (c *Client) AuthorizeURL(r AuthRequest) (string, error) {
 	base := c.orDefault(c.AuthURL, DefaultAuthURL)
+	if err := CheckEndpoint("authorization URL", base); err != nil {
+		return "", err
+	}
 	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", fmt.Errorf("authorization URL %q is not an http(s) URL", base)
+	if err != nil {
+		return "", err
 	}
 	if c.ClientID == "" {
 		return "", errors.New("no client id")
@@ -166,15 +183,21 @@ type Token struct {
 // 4.1.3) with the PKCE verifier (RFC 7636 section 4.5). It sends exactly one
 // request: an authorization code is single-use, so a failed exchange is
 // never retried.
+//
+// The token URL must pass CheckEndpoint; the answer's tokens must be
+// RFC 6750 tokens, or it is a *ResponseError and nothing is returned.
 func (c *Client) Exchange(ctx context.Context, code, verifier, redirectURI string) (*Token, error) {
+	if err := CheckEndpoint("token URL", c.orDefault(c.TokenURL, DefaultTokenURL)); err != nil {
+		return nil, err
+	}
 	conf := c.oauth2Config(redirectURI)
 	a := &attempt{secrets: c.sent(code, verifier)}
 	ctx = a.bind(ctx, c.httpClient())
 	tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
-		return nil, c.tokenError(opExchange, a, err)
+		return nil, c.tokenError(OpExchange, a, redirectURI, err)
 	}
-	return c.checkToken(opExchange, tok)
+	return c.checkToken(OpExchange, tok)
 }
 
 // Refresh uses refreshToken once to get a new token set (RFC 6749 section
@@ -183,10 +206,14 @@ func (c *Client) Exchange(ctx context.Context, code, verifier, redirectURI strin
 // Answers that prove the request was not acted on (429, 5xx, a connection
 // that failed before the request was sent) are retried per c.Retry; a
 // request that was sent and got no answer is not, and yields
-// *LostResponseError.
+// *LostResponseError. OnRefreshAnswer hears every 200 answer before it is
+// checked, so an answer refused as unusable is still on disk.
 func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Token, error) {
 	if refreshToken == "" {
 		return nil, &LoginNeededError{Reason: "no refresh token is stored"}
+	}
+	if err := CheckEndpoint("token URL", c.orDefault(c.TokenURL, DefaultTokenURL)); err != nil {
+		return nil, err
 	}
 	conf := c.oauth2Config("")
 	policy := c.Retry.withDefaults()
@@ -197,7 +224,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Token, erro
 		// across attempts, and the refresh token is sent as given.
 		tok, err := conf.TokenSource(actx, &oauth2.Token{RefreshToken: refreshToken}).Token()
 		if err == nil {
-			t, err := c.checkToken(opRefresh, tok)
+			t, err := c.checkToken(OpRefresh, tok)
 			if err == nil && t.RefreshToken == "" {
 				// X always rotates; a server that does not keeps the old one
 				// valid (RFC 6749 section 6 allows this).
@@ -205,7 +232,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Token, erro
 			}
 			return t, err
 		}
-		terr := c.tokenError(opRefresh, a, err)
+		terr := c.tokenError(OpRefresh, a, "", err)
 		wait, ok := policy.retryAfter(try, terr)
 		if !ok {
 			return nil, terr
@@ -217,8 +244,10 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Token, erro
 }
 
 // checkToken turns an oauth2.Token into a Token, refusing answers that are
-// not a usable bearer token.
-func (c *Client) checkToken(op string, tok *oauth2.Token) (*Token, error) {
+// not a usable bearer token: a token outside RFC 6750's characters (a
+// newline, ESC, NUL) would break `$(twauth token)` and every file it is
+// written to.
+func (c *Client) checkToken(op Op, tok *oauth2.Token) (*Token, error) {
 	bad := func(why string) error {
 		return &ResponseError{Op: op, Status: http.StatusOK, Reason: why}
 	}
@@ -229,10 +258,16 @@ func (c *Client) checkToken(op string, tok *oauth2.Token) (*Token, error) {
 		if tok.TokenType == "" {
 			return nil, bad("the answer has no token_type")
 		}
-		return nil, bad(fmt.Sprintf("token_type is %q, not bearer", clip(tok.TokenType, 40)))
+		return nil, bad(fmt.Sprintf("token_type is %q, not bearer", termtext.Clip(tok.TokenType, 40)))
 	}
 	if tok.ExpiresIn <= 0 {
 		return nil, bad("expires_in is missing, zero or negative")
+	}
+	if !ValidToken(tok.AccessToken) {
+		return nil, bad("the access_token has characters a bearer token cannot have (RFC 6750 section 2.1)")
+	}
+	if tok.RefreshToken != "" && !ValidToken(tok.RefreshToken) {
+		return nil, bad("the refresh_token has characters a token cannot have (RFC 6750 section 2.1)")
 	}
 	scope, _ := tok.Extra("scope").(string)
 	return &Token{
@@ -240,27 +275,41 @@ func (c *Client) checkToken(op string, tok *oauth2.Token) (*Token, error) {
 		RefreshToken: tok.RefreshToken,
 		TokenType:    "bearer",
 		Expiry:       c.now().UTC().Add(time.Duration(tok.ExpiresIn) * time.Second).Truncate(time.Second),
-		Scope:        scope,
+		Scope:        termtext.Safe(scope),
 	}, nil
 }
 
-// clip shortens text from a server for an error message and drops control
-// characters, so a hostile server cannot rewrite the terminal.
-func clip(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) > n {
-		cut := n
-		for cut > 0 && !utf8RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
+// ValidToken reports whether t is a b64token of RFC 6750 section 2.1, the
+// syntax of a bearer token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" /
+// "+" / "/" ) *"=". Refresh tokens are held to it too: X's are of that
+// alphabet, and twauth writes them where a newline would do harm.
+func ValidToken(t string) bool {
+	body := strings.TrimRight(t, "=")
+	if body == "" {
+		return false
 	}
-	return strings.TrimSpace(s)
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+// OfflineGranted reports whether a granted scope list (space-separated)
+// holds the scope that asks for a refresh token: X's offline.access or
+// OpenID Connect's offline_access. A token answer without a refresh token
+// despite it means the server chose to issue none, not that the scope is
+// missing.
+func OfflineGranted(scope string) bool {
+	for _, s := range strings.Fields(scope) {
+		if s == "offline.access" || s == "offline_access" {
+			return true
+		}
+	}
+	return false
+}

@@ -97,12 +97,31 @@ func newClient(e *endpoint, secret string, sl *sleeps) *Client {
 	return c
 }
 
-func exitCode(err error) int {
-	var c interface{ ExitCode() int }
-	if errors.As(err, &c) {
-		return c.ExitCode()
+// problem is the Problem of err, or -1 when err carries none.
+func problem(err error) Problem {
+	var se *ServerError
+	var ae *APIError
+	switch {
+	case errors.As(err, &se):
+		return se.Problem
+	case errors.As(err, &ae):
+		return ae.Problem
 	}
 	return -1
+}
+
+// speaksForItself fails t when msg names a command or a flag (the command
+// line adds those) or is not one line of printable text.
+func speaksForItself(t *testing.T, msg string) {
+	t.Helper()
+	if strings.Contains(msg, "twauth") || strings.Contains(msg, "--") {
+		t.Errorf("error names a command or a flag: %q", msg)
+	}
+	for _, r := range msg {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x202e {
+			t.Errorf("error holds %U: %q", r, msg)
+		}
+	}
 }
 
 func TestAuthorizeURL(t *testing.T) {
@@ -181,38 +200,54 @@ func TestExchangeConfidentialClientWire(t *testing.T) {
 
 func TestExchangeErrorsAreNeverRetried(t *testing.T) {
 	cases := []struct {
-		name     string
-		answer   http.HandlerFunc
-		secret   string
-		exit     int
-		contains []string
+		name    string
+		answer  http.HandlerFunc
+		secret  string
+		problem Problem
+		want    string // the whole message
 	}{
-		{"invalid code", jsonAnswer(400, `{"error":"invalid_request","error_description":"Value passed for the token was invalid."}`), "", 3,
-			[]string{"exchange the authorization code", "Value passed for the token was invalid.", "the code expired (X gives 30 s) or was already used", "run twauth login again"}},
-		{"confidential without secret", jsonAnswer(401, `{"error":"unauthorized_client","error_description":"Missing valid authorization header"}`), "", 2,
-			[]string{"unauthorized_client", "this app is a confidential client: set its client secret"}},
-		{"wrong secret", jsonAnswer(401, `{"error":"unauthorized_client","error_description":"Missing valid authorization header"}`), "wrong", 2,
-			[]string{"X refused to exchange the authorization code", "did not accept the client secret", "if the app is a public client (type Native App), send no secret at all"}},
-		{"503", jsonAnswer(503, `{"title":"Service Unavailable"}`), "", 1, []string{"X could not exchange the authorization code: HTTP 503", "try again later"}},
+		{"invalid code", jsonAnswer(400, `{"error":"invalid_request","error_description":"Value passed for the token was invalid."}`), "", ProblemCodeRejected,
+			"X refused to exchange the authorization code: invalid_request (Value passed for the token was invalid.)"},
+		{"confidential without secret", jsonAnswer(401, `{"error":"unauthorized_client","error_description":"Missing valid authorization header"}`), "", ProblemSecretMissing,
+			"X refused to exchange the authorization code: unauthorized_client (Missing valid authorization header)"},
+		{"wrong secret", jsonAnswer(401, `{"error":"unauthorized_client","error_description":"Missing valid authorization header"}`), "wrong", ProblemSecretRejected,
+			"X refused to exchange the authorization code: unauthorized_client (Missing valid authorization header)"},
+		{"invalid_client", jsonAnswer(401, `{"error":"invalid_client"}`), "wrong", ProblemSecretRejected,
+			"X refused to exchange the authorization code: invalid_client"},
+		{"invalid_grant", jsonAnswer(400, `{"error":"invalid_grant"}`), "", ProblemCodeRejected,
+			"X refused to exchange the authorization code: invalid_grant"},
+		{"invalid_scope", jsonAnswer(400, `{"error":"invalid_scope","error_description":"bad scope"}`), "", ProblemScope,
+			"X refused to exchange the authorization code: invalid_scope (bad scope)"},
+		{"access_denied", jsonAnswer(403, `{"error":"access_denied"}`), "", ProblemDenied,
+			"X refused to exchange the authorization code: access_denied"},
+		{"503", jsonAnswer(503, `{"title":"Service Unavailable"}`), "", ProblemServerFailing, "X could not exchange the authorization code: HTTP 503 Service Unavailable"},
+		{"429", jsonAnswer(429, `{"title":"Too Many Requests"}`), "", ProblemRateLimited, "X could not exchange the authorization code: HTTP 429 Too Many Requests"},
+		{"404", jsonAnswer(404, `{"errors":[{"message":"Sorry, that page does not exist","code":34}]}`), "", ProblemNotFound, "X refused to exchange the authorization code: HTTP 404 Not Found"},
 		{"html 502", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(502)
 			io.WriteString(w, "<html><body><h1>502 Bad Gateway</h1>SECRET-PAGE</body></html>")
-		}, "", 1, []string{"HTTP 502 Bad Gateway with a text/html page instead of an OAuth answer"}},
-		{"no access_token", jsonAnswer(200, `{"token_type":"bearer","expires_in":7200}`), "", 1, []string{"unusable (HTTP 200): the answer has no access_token", "nothing was saved"}},
-		{"mac token", jsonAnswer(200, `{"token_type":"mac","expires_in":7200,"access_token":"AT"}`), "", 1, []string{`token_type is "mac", not bearer`}},
-		{"no token_type", jsonAnswer(200, `{"expires_in":7200,"access_token":"AT"}`), "", 1, []string{"no token_type"}},
-		{"expires_in missing", jsonAnswer(200, `{"token_type":"bearer","access_token":"AT"}`), "", 1, []string{"expires_in is missing, zero or negative"}},
-		{"expires_in zero", jsonAnswer(200, `{"token_type":"bearer","access_token":"AT","expires_in":0}`), "", 1, []string{"expires_in"}},
-		{"expires_in negative", jsonAnswer(200, `{"token_type":"bearer","access_token":"AT","expires_in":-5}`), "", 1, []string{"expires_in"}},
+		}, "", ProblemServerFailing, "X could not exchange the authorization code: HTTP 502 Bad Gateway with a text/html page instead of an OAuth answer"},
+		{"no access_token", jsonAnswer(200, `{"token_type":"bearer","expires_in":7200}`), "", -1,
+			"X's answer to the request to exchange the authorization code is unusable (HTTP 200): the answer has no access_token; nothing was saved"},
+		{"mac token", jsonAnswer(200, `{"token_type":"mac","expires_in":7200,"access_token":"AT"}`), "", -1,
+			`X's answer to the request to exchange the authorization code is unusable (HTTP 200): token_type is "mac", not bearer; nothing was saved`},
+		{"no token_type", jsonAnswer(200, `{"expires_in":7200,"access_token":"AT"}`), "", -1,
+			"X's answer to the request to exchange the authorization code is unusable (HTTP 200): the answer has no token_type; nothing was saved"},
+		{"expires_in missing", jsonAnswer(200, `{"token_type":"bearer","access_token":"AT"}`), "", -1,
+			"X's answer to the request to exchange the authorization code is unusable (HTTP 200): expires_in is missing, zero or negative; nothing was saved"},
+		{"expires_in zero", jsonAnswer(200, `{"token_type":"bearer","access_token":"AT","expires_in":0}`), "", -1,
+			"X's answer to the request to exchange the authorization code is unusable (HTTP 200): expires_in is missing, zero or negative; nothing was saved"},
+		{"expires_in negative", jsonAnswer(200, `{"token_type":"bearer","access_token":"AT","expires_in":-5}`), "", -1,
+			"X's answer to the request to exchange the authorization code is unusable (HTTP 200): expires_in is missing, zero or negative; nothing was saved"},
 		{"not json", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			io.WriteString(w, "<html>hello SECRET-PAGE</html>")
-		}, "", 1, []string{"text/html, not JSON"}},
+		}, "", -1, "X's answer to the request to exchange the authorization code is unusable (HTTP 200): the answer is text/html, not JSON; nothing was saved"},
 		{"2 MB body", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			io.WriteString(w, `{"access_token":"`+strings.Repeat("A", 2<<20)+`"}`)
-		}, "", 1, []string{"larger than 1 MB"}},
+		}, "", -1, "X's answer to the request to exchange the authorization code is unusable (HTTP 200): the answer is larger than 1 MB; nothing was saved"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -225,18 +260,17 @@ func TestExchangeErrorsAreNeverRetried(t *testing.T) {
 			if n := len(e.requests()); n != 1 {
 				t.Errorf("%d requests, want exactly 1 (a code is never retried)", n)
 			}
-			if got := exitCode(err); got != tc.exit {
-				t.Errorf("exit code %d, want %d (%v)", got, tc.exit, err)
+			if got := problem(err); got != tc.problem {
+				t.Errorf("problem %v, want %v (%v)", got, tc.problem, err)
 			}
-			msg := err.Error()
-			for _, s := range tc.contains {
-				if !strings.Contains(msg, s) {
-					t.Errorf("error %q lacks %q", msg, s)
-				}
+			if msg := err.Error(); msg != tc.want {
+				t.Errorf("error\n %q\nwant\n %q", msg, tc.want)
 			}
-			if strings.Contains(msg, "SECRET-PAGE") || strings.Contains(msg, "<html") || strings.Contains(msg, "\n") || len(msg) > 400 {
-				t.Errorf("error dumps the answer or is not one line: %q", msg)
+			var se *ServerError
+			if errors.As(err, &se) && se.RedirectURI != "http://127.0.0.1:8765/callback" {
+				t.Errorf("RedirectURI = %q, want the one the exchange sent", se.RedirectURI)
 			}
+			speaksForItself(t, err.Error())
 		})
 	}
 }
@@ -272,13 +306,17 @@ func TestRefreshRejectedIsLoginNeeded(t *testing.T) {
 	e := newEndpoint(t, jsonAnswer(400, `{"error":"invalid_request","error_description":"Value passed for the token was invalid."}`))
 	sl := &sleeps{}
 	_, err := newClient(e, "", sl).Refresh(context.Background(), "RT-old")
-	if exitCode(err) != 4 || !strings.Contains(err.Error(), "run twauth login") {
-		t.Fatalf("err = %v (exit %d), want exit 4 and a login hint", err, exitCode(err))
+	var se *ServerError
+	if !errors.As(err, &se) || se.Problem != ProblemRefreshRejected || !se.Rejected() || se.Op != OpRefresh ||
+		err.Error() != "X refused to refresh the token: invalid_request (Value passed for the token was invalid.)" {
+		t.Fatalf("err = %v (%#v), want a rejected refresh token", err, err)
 	}
 	if len(e.requests()) != 1 || len(sl.d) != 0 {
 		t.Fatalf("a rejected refresh token was retried")
 	}
-	if _, err := newClient(e, "", sl).Refresh(context.Background(), ""); exitCode(err) != 4 {
+	_, err = newClient(e, "", sl).Refresh(context.Background(), "")
+	var ln *LoginNeededError
+	if !errors.As(err, &ln) || err.Error() != "no refresh token is stored" {
 		t.Fatalf("empty refresh token: %v", err)
 	}
 }
@@ -318,7 +356,7 @@ func TestRefreshRetries(t *testing.T) {
 		e := newEndpoint(t, limited)
 		sl := &sleeps{}
 		_, err := newClient(e, "", sl).Refresh(context.Background(), "RT-1")
-		if err == nil || len(e.requests()) != 1 || !strings.Contains(err.Error(), "rate limiting") {
+		if problem(err) != ProblemRateLimited || len(e.requests()) != 1 {
 			t.Fatalf("err %v after %d requests", err, len(e.requests()))
 		}
 	})
@@ -326,8 +364,8 @@ func TestRefreshRetries(t *testing.T) {
 		e := newEndpoint(t, unavailable)
 		sl := &sleeps{}
 		_, err := newClient(e, "", sl).Refresh(context.Background(), "RT-1")
-		if exitCode(err) != 1 || len(e.requests()) != 4 {
-			t.Fatalf("err %v after %d requests, want exit 1 after 4", err, len(e.requests()))
+		if problem(err) != ProblemServerFailing || len(e.requests()) != 4 {
+			t.Fatalf("err %v after %d requests, want a failing server after 4", err, len(e.requests()))
 		}
 		want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}
 		for i, d := range sl.d {
@@ -370,10 +408,10 @@ func TestRefreshLostResponse(t *testing.T) {
 	if len(e.requests()) != 1 {
 		t.Fatalf("%d requests: a refresh whose answer was lost was sent again", len(e.requests()))
 	}
-	for _, s := range []string{"may already have used the refresh token", "twauth refresh once more", "twauth login"} {
-		if !strings.Contains(err.Error(), s) {
-			t.Errorf("error %q lacks %q", err, s)
-		}
+	host := strings.TrimPrefix(e.URL, "http://")
+	want := "the request to refresh the token was sent and no answer came back, so X may already have used the refresh token and issued a new one that never arrived: request to " + host + " failed: EOF"
+	if err.Error() != want || lost.Op != OpRefresh || lost.TimedOut() {
+		t.Errorf("error\n %q\nwant\n %q", err, want)
 	}
 }
 
@@ -388,14 +426,21 @@ func TestTimeout(t *testing.T) {
 	defer close(block)
 	c := newClient(e, "", &sleeps{})
 	c.HTTP = &http.Client{Timeout: 100 * time.Millisecond}
+	host := strings.TrimPrefix(e.URL, "http://")
 	_, err := c.Exchange(context.Background(), "CODE", "v", "http://127.0.0.1:1/cb")
-	if exitCode(err) != 1 || !strings.Contains(err.Error(), "in time (raise --http-timeout") {
-		t.Fatalf("err = %v", err)
+	var lost *LostResponseError
+	want := "the request to exchange the authorization code was sent and no answer came back, so X may have used the code: no answer from " + host + " in time"
+	if !errors.As(err, &lost) || !lost.TimedOut() || err.Error() != want {
+		t.Fatalf("err = %v, want\n %s", err, want)
 	}
 	_, err = c.Refresh(context.Background(), "RT")
-	var lost *LostResponseError
-	if !errors.As(err, &lost) || len(e.requests()) != 2 {
+	if !errors.As(err, &lost) || !lost.TimedOut() || len(e.requests()) != 2 || !strings.HasSuffix(err.Error(), "no answer from "+host+" in time") {
 		t.Fatalf("refresh timeout: err = %v after %d requests; want LostResponseError, no retry", err, len(e.requests()))
+	}
+	// Not yet sent: a network error that says so.
+	ne := &NetworkError{Op: OpMe, Host: "api.x.example", Err: context.DeadlineExceeded}
+	if !ne.TimedOut() || ne.Error() != "could not look up the user: no answer from api.x.example in time" {
+		t.Fatalf("NetworkError = %q", ne)
 	}
 }
 
@@ -441,7 +486,7 @@ func TestRevoke(t *testing.T) {
 		t.Fatalf("revoking an invalid token = %v, %v; want success, already invalid", inv, err)
 	}
 	e = newEndpoint(t, jsonAnswer(401, `{"error":"unauthorized_client","error_description":"Missing valid authorization header"}`))
-	if _, err = newClient(e, "", nil).Revoke(context.Background(), "t", ""); exitCode(err) != 2 {
+	if _, err = newClient(e, "", nil).Revoke(context.Background(), "t", ""); problem(err) != ProblemSecretMissing {
 		t.Fatalf("unauthorized revoke: %v", err)
 	}
 	e = newEndpoint(t, jsonAnswer(503, `{}`), jsonAnswer(200, `{"revoked":true}`))
@@ -463,17 +508,8 @@ func TestMe(t *testing.T) {
 		t.Fatalf("Me = %+v, %v (Authorization %q)", u, err, auth)
 	}
 	_, err = c.Me(context.Background(), "AT-1")
-	if exitCode(err) != 4 || !strings.Contains(err.Error(), "HTTP 401") || strings.Contains(err.Error(), "AT-1") {
+	if problem(err) != ProblemTokenRejected || err.Error() != "X refused to look up the user: HTTP 401 Unauthorized (Unauthorized)" {
 		t.Fatalf("Me with a dead token: %v", err)
-	}
-}
-
-func TestClipDropsControlCharacters(t *testing.T) {
-	if got := clip("bad\x1b[31m\nthing", 100); got != "bad [31m thing" {
-		t.Fatalf("clip = %q", got)
-	}
-	if got := clip(strings.Repeat("é", 10), 5); got != "éé…" {
-		t.Fatalf("clip = %q", got)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -29,16 +30,30 @@ type attempt struct {
 	onOK func(body []byte)
 }
 
+// minSecret is the shortest value scrub hides: shorter ones would hide
+// ordinary words, and no credential X issues is that short.
+const minSecret = 8
+
 // scrub hides the request's credentials in text from the server (an
-// error_description that quotes the token it refuses).
+// error_description that quotes the token it refuses, or echoes the
+// request): each as sent, form-encoded (url.QueryEscape, and PathEscape's
+// %20 for a space), and, for base64, without its padding too; the longest
+// first, so that no part of a longer one is left behind.
 func (a *attempt) scrub(s string) string {
+	if s == "" {
+		return s
+	}
+	var forms []string
 	for _, v := range a.secrets {
-		if len(v) < 8 {
+		if len(v) < minSecret {
 			continue
 		}
-		s = strings.ReplaceAll(s, v, "[redacted]")
-		if e := url.QueryEscape(v); e != v {
-			s = strings.ReplaceAll(s, e, "[redacted]")
+		forms = append(forms, v, url.QueryEscape(v), url.PathEscape(v), strings.TrimRight(v, "="))
+	}
+	slices.SortFunc(forms, func(x, y string) int { return len(y) - len(x) })
+	for _, f := range forms {
+		if len(f) >= minSecret {
+			s = strings.ReplaceAll(s, f, "[redacted]")
 		}
 	}
 	return s

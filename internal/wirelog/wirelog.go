@@ -1,6 +1,8 @@
-// Package wirelog traces HTTP requests and answers for -v/--verbose with
-// every secret redacted: Authorization and cookie headers, and the token,
-// code, verifier and secret fields of form bodies and JSON answers.
+// Package wirelog traces HTTP requests and answers with every secret
+// redacted: Authorization and cookie headers, and the token, code, verifier
+// and secret fields of form bodies and JSON answers. Everything it writes is
+// safe for a terminal (termtext.Safe): a server cannot send escape sequences
+// through it.
 package wirelog
 
 import (
@@ -15,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/twauth/twauth/internal/termtext"
 )
 
 // Redacted replaces every secret value in a trace.
@@ -57,7 +61,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	start := time.Now()
 	var b strings.Builder
-	fmt.Fprintf(&b, "> %s %s\n", req.Method, RedactURL(req.URL))
+	fmt.Fprintf(&b, "> %s %s\n", termtext.Safe(req.Method), RedactURL(req.URL))
 	writeHeaders(&b, "> ", req.Header)
 	if len(reqBody) > 0 {
 		fmt.Fprintf(&b, "> %s\n", RedactBody(req.Header.Get("Content-Type"), reqBody))
@@ -71,11 +75,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := base.RoundTrip(req)
 	b.Reset()
 	if err != nil {
-		fmt.Fprintf(&b, "< error after %s: %v\n", time.Since(start).Round(time.Millisecond), err)
+		fmt.Fprintf(&b, "< error after %s: %s\n", time.Since(start).Round(time.Millisecond), termtext.Safe(err.Error()))
 		t.write(scrub(b.String(), sent))
 		return nil, err
 	}
-	fmt.Fprintf(&b, "< %s (%s)\n", resp.Status, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(&b, "< %s (%s)\n", termtext.Safe(resp.Status), time.Since(start).Round(time.Millisecond))
 	writeHeaders(&b, "< ", resp.Header)
 	// Read what is shown and put it back in front of the rest of the body.
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxShown+1))
@@ -119,7 +123,7 @@ func requestSecrets(req *http.Request, body []byte) []string {
 				out = append(out, v)
 				continue
 			}
-			out = append(out, cred)
+			out = append(out, cred, strings.TrimRight(cred, "="))
 			if strings.EqualFold(scheme, "Basic") {
 				if raw, err := base64.StdEncoding.DecodeString(cred); err == nil {
 					if _, pass, ok := strings.Cut(string(raw), ":"); ok {
@@ -136,7 +140,8 @@ func requestSecrets(req *http.Request, body []byte) []string {
 }
 
 // scrub replaces every occurrence of a secret in s: as is, form-encoded,
-// or escaped as RedactBody's JSON output escapes it.
+// or escaped as RedactBody's JSON output escapes it. s is already safe for
+// a terminal, and so is what scrub leaves.
 func scrub(s string, secrets []string) string {
 	for _, v := range secrets {
 		if len(v) < minSecret {
@@ -167,7 +172,7 @@ func writeHeaders(b *strings.Builder, prefix string, h http.Header) {
 			if secretHeaders[http.CanonicalHeaderKey(k)] {
 				v = redactCredentials(v)
 			}
-			fmt.Fprintf(b, "%s%s: %s\n", prefix, k, v)
+			fmt.Fprintf(b, "%s%s: %s\n", prefix, termtext.Safe(k), termtext.Safe(v))
 		}
 	}
 }
@@ -181,18 +186,20 @@ func redactCredentials(v string) string {
 	return Redacted
 }
 
-// RedactURL hides secret query parameters.
+// RedactURL hides secret query parameters; the result is safe for a
+// terminal.
 func RedactURL(u *url.URL) string {
 	if u.RawQuery == "" {
-		return u.String()
+		return termtext.Safe(u.String())
 	}
 	c := *u
 	c.RawQuery = redactForm(u.RawQuery)
-	return c.String()
+	return termtext.Safe(c.String())
 }
 
-// RedactBody returns a one-line, redacted view of a form or JSON body;
-// other bodies are summarised by type and size, not shown.
+// RedactBody returns a one-line, redacted view of a form or JSON body,
+// safe for a terminal; other bodies are summarised by type and size, not
+// shown.
 func RedactBody(contentType string, body []byte) string {
 	truncated := len(body) > maxShown
 	if truncated {
@@ -210,9 +217,10 @@ func RedactBody(contentType string, body []byte) string {
 		}
 		redactJSON(v)
 		enc, _ := json.Marshal(v)
-		out = string(enc)
+		// Marshal escapes C0 controls but not C1 ones or bidi overrides.
+		out = termtext.Safe(string(enc))
 	default:
-		return fmt.Sprintf("[%d bytes of %s]", len(body), orUnknown(contentType))
+		return fmt.Sprintf("[%d bytes of %s]", len(body), termtext.Clip(orUnknown(contentType), 100))
 	}
 	if truncated {
 		out += " …"
@@ -227,13 +235,25 @@ func orUnknown(s string) string {
 	return s
 }
 
+// redactForm decodes each key=value pair of a form, in order, hides the
+// values of secret keys, and encodes the pair again, so that no byte of it
+// reaches the terminal raw. A pair that does not decode is shown escaped
+// with its value hidden.
 func redactForm(raw string) string {
 	parts := strings.Split(raw, "&")
 	for i, p := range parts {
-		k, _, _ := strings.Cut(p, "=")
-		key, err := url.QueryUnescape(k)
-		if err != nil || secretFields[key] {
-			parts[i] = k + "=" + Redacted
+		k, v, hasValue := strings.Cut(p, "=")
+		key, kerr := url.QueryUnescape(k)
+		val, verr := url.QueryUnescape(v)
+		switch {
+		case kerr != nil:
+			parts[i] = termtext.Safe(k) + "=" + Redacted
+		case secretFields[key] || verr != nil:
+			parts[i] = url.QueryEscape(key) + "=" + Redacted
+		case !hasValue:
+			parts[i] = url.QueryEscape(key)
+		default:
+			parts[i] = url.QueryEscape(key) + "=" + url.QueryEscape(val)
 		}
 	}
 	return strings.Join(parts, "&")
