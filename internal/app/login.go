@@ -183,9 +183,14 @@ func scopeWarnings(authURL string, scopes []string) []string {
 	var ws []string
 	if isXAuthURL(authURL) {
 		for _, sc := range scopes {
-			if !knownScopes[sc] {
-				ws = append(ws, fmt.Sprintf("scope %q is not one X documents: X may refuse the login (see twauth login --help)", sc))
+			if oauth.KnownScope(sc) {
+				continue
 			}
+			w := fmt.Sprintf("scope %q is not one X documents: X may refuse the login", sc)
+			if near, ok := oauth.ClosestScope(sc); ok {
+				w += fmt.Sprintf(" (did you mean %s?)", near)
+			}
+			ws = append(ws, w+" (see twauth login --help)")
 		}
 	}
 	joined := strings.Join(scopes, " ")
@@ -209,21 +214,6 @@ func isXAuthURL(authURL string) bool {
 		return true
 	}
 	return false
-}
-
-// knownScopes are the scopes X documents.
-var knownScopes = map[string]bool{}
-
-// KnownScopes lists X's documented OAuth 2.0 scopes.
-var KnownScopes = []string{"tweet.read", "tweet.write", "tweet.moderate.write", "users.email", "users.read",
-	"follows.read", "follows.write", "offline.access", "space.read", "mute.read", "mute.write",
-	"like.read", "like.write", "list.read", "list.write", "block.read", "block.write",
-	"bookmark.read", "bookmark.write", "dm.read", "dm.write", "media.write"}
-
-func init() {
-	for _, s := range KnownScopes {
-		knownScopes[s] = true
-	}
 }
 
 func (a *Runner) newSecrets(method pkce.Method) (pkce.Pair, string, error) {
@@ -313,7 +303,11 @@ func (a *Runner) exchangeAndSave(ctx context.Context, code, verifier, redirect s
 func (a *Runner) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry, error) {
 	entry := a.newEntry(grantOf(tok), nil)
 	if a.t.RefreshTokenKey.Value != "" && tok.RefreshToken == "" {
-		a.warn("X issued no refresh token (the offline.access scope was not granted): %s was not written", a.t.RefreshTokenKey.Value)
+		why := "the offline.access scope was not granted"
+		if oauth.OfflineGranted(tok.Scope) {
+			why = "the server issued no refresh token although the offline scope was granted"
+		}
+		a.warn("X issued no refresh token (%s): %s was not written", why, a.t.RefreshTokenKey.Value)
 	}
 	var left []store.EarlierKey
 	// Until X says which account logged in (lookupUser), the entry is kept

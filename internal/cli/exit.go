@@ -44,6 +44,9 @@ func Explain(err error, ctx context.Context) (int, string) {
 	if code == ExitInterrupted {
 		return code, "interrupted; nothing was saved"
 	}
+	if code == exitOAuth {
+		return exitAndHint(err)
+	}
 	var ce *cobraError
 	switch {
 	case errors.As(err, &ce):
@@ -86,6 +89,9 @@ func classify(err error, ctx context.Context) (int, string) {
 		urlMis    *app.TokenURLMismatchError
 		noRoom    *store.NoRoomError
 		noDefault *store.NoDefaultPathError
+		netE      *oauth.NetworkError
+		endpoint  *oauth.EndpointError
+		listen    *loopback.ListenError
 		stopped   *app.RevokeStoppedError
 	)
 	switch {
@@ -94,7 +100,7 @@ func classify(err error, ctx context.Context) (int, string) {
 	case errors.As(err, &cobraE):
 		return ExitUsage, ""
 	case errors.As(err, &stopped):
-		code, _ := classify(stopped.Err, ctx)
+		code := codeOf(stopped.Err, ctx)
 		return code, "run twauth revoke again"
 	case errors.As(err, &seed):
 		return ExitLoginNeeded, "the refresh token from --refresh-token or TWAUTH_REFRESH_TOKEN was already used (X rotates it on every refresh: save the refresh_token that every twauth refresh --json prints, as the README's CI recipe does), revoked, or is another app's." +
@@ -102,7 +108,7 @@ func classify(err error, ctx context.Context) (int, string) {
 	case errors.As(err, &notWrit):
 		// The tokens are safe in the store; the code is the cause's (an
 		// invalid Config.toml is a configuration error, a lock a failure).
-		code, _ := classify(notWrit.Err, ctx)
+		code := codeOf(notWrit.Err, ctx)
 		if notWrit.HasRefreshToken {
 			return code, "once it can be written, twauth refresh writes it"
 		}
@@ -156,25 +162,141 @@ func classify(err error, ctx context.Context) (int, string) {
 			return ExitLoginNeeded, "log in with the offline.access scope to get one: run twauth login"
 		}
 		return ExitLoginNeeded, "run twauth login"
-	case errors.As(err, &login):
-		return ExitLoginNeeded, "run twauth login"
 	case errors.As(err, &nothing):
 		return ExitLoginNeeded, "there is nothing to revoke (already revoked, or logged in with another --store)"
 	case errors.As(err, &expired):
 		return ExitLoginNeeded, "run twauth token or twauth refresh to renew it, or run twauth login"
-	case errors.As(err, &lost):
-		return ExitFailure, ""
-	case errors.As(err, &server):
-		return server.ExitCode(), ""
-	case errors.As(err, &api):
-		return api.ExitCode(), ""
+	case errors.As(err, &lost), errors.As(err, &server), errors.As(err, &api), errors.As(err, &netE),
+		errors.As(err, &login), errors.As(err, &endpoint), errors.As(err, &redirect), errors.As(err, &ports),
+		errors.As(err, &listen), errors.As(err, &authz):
+		return exitOAuth, ""
 	case errors.As(err, &lockT), errors.As(err, &noRoom):
 		return ExitFailure, ""
-	case errors.As(err, &usage), errors.As(err, &appUsage), errors.As(err, &cfg),
-		errors.As(err, &redirect), errors.As(err, &ports):
+	case errors.As(err, &usage), errors.As(err, &appUsage), errors.As(err, &cfg):
 		return ExitUsage, ""
-	case errors.As(err, &authz):
-		return ExitAuth, ""
 	}
 	return ExitFailure, ""
 }
+
+// codeOf is the exit code of err.
+func codeOf(err error, ctx context.Context) int {
+	code, _ := classify(err, ctx)
+	if code == exitOAuth {
+		code, _ = exitAndHint(err)
+	}
+	return code
+}
+
+// exitOAuth marks the errors of internal/oauth and internal/loopback, whose
+// codes and hints exitAndHint gives.
+const exitOAuth = -1
+
+// exitAndHint is the command line's one mapping of the errors of
+// internal/oauth and internal/loopback to an exit code and the advice
+// appended to their text. With it, every message is word for word what
+// twauth printed before the hints moved up (except LostResponseError, whose
+// sentence order changed; see the note there).
+func exitAndHint(err error) (code int, msg string) {
+	msg = err.Error()
+	var (
+		se   *oauth.ServerError
+		ae   *oauth.APIError
+		ne   *oauth.NetworkError
+		lost *oauth.LostResponseError
+		ln   *oauth.LoginNeededError
+		ee   *oauth.EndpointError
+		pe   *loopback.PortsInUseError
+		ru   *loopback.RedirectURIError
+		le   *loopback.ListenError
+		az   *loopback.AuthorizationError
+	)
+	const httpTimeout = " (raise --http-timeout if the network is slow)"
+	// refusedCode: what a refused request means for the login (exit 3 for a
+	// code, 4 for a refresh token, 1 otherwise).
+	refusedCode := func(op oauth.Op) int {
+		switch op {
+		case oauth.OpExchange:
+			return 3
+		case oauth.OpRefresh:
+			return 4
+		}
+		return 1
+	}
+	switch {
+	case errors.As(err, &se):
+		code = 1
+		hint := ""
+		switch se.Problem {
+		case oauth.ProblemSecretRejected:
+			code, hint = 2, "X did not accept the client secret: copy the app's OAuth 2.0 Client Secret again from the X developer portal (Keys and tokens); if the app is a public client (type Native App), send no secret at all (no --client-secret, TWAUTH_CLIENT_SECRET or clientSecret)"
+		case oauth.ProblemSecretMissing:
+			code, hint = 2, "this app is a confidential client: set its client secret (TWAUTH_CLIENT_SECRET or clientSecret in Config.toml)"
+		case oauth.ProblemCodeRejected:
+			code, hint = 3, "the code expired (X gives 30 s) or was already used, or the redirect URI differs from the one registered: run twauth login again"
+		case oauth.ProblemRefreshRejected:
+			code, hint = 4, "the refresh token was already used (X rotates it on every refresh), revoked, or belongs to another app: run twauth login"
+		case oauth.ProblemScope:
+			code, hint = refusedCode(se.Op), "ask only for scopes the app may use (--scopes); X's documented scopes are listed in `twauth login --help`"
+		case oauth.ProblemDenied:
+			code, hint = refusedCode(se.Op), "the app or the account is not allowed to do this"
+		case oauth.ProblemRateLimited:
+			hint = "X is rate limiting this app: wait a few minutes and try again"
+		case oauth.ProblemServerFailing:
+			hint = "X or a proxy in between is failing: try again later"
+		case oauth.ProblemNotFound:
+			hint = "check the endpoint URL (--token-url, --revoke-url, --api-url)"
+		case oauth.ProblemNotEnrolled: // new
+			hint = "the app must be attached to a Project in the X developer portal, on a plan with API access (paid or pay-per-use)"
+		}
+		if hint != "" {
+			msg += ": " + hint
+		}
+	case errors.As(err, &ae):
+		code = 1
+		switch ae.Problem {
+		case oauth.ProblemTokenRejected:
+			code, msg = 4, msg+": the access token is expired, revoked or not valid; run twauth refresh or twauth login"
+		case oauth.ProblemForbidden:
+			msg += ": the token lacks the users.read and tweet.read scopes, or the app lacks access to this endpoint"
+		case oauth.ProblemNotEnrolled: // new; today this 403 got the ProblemForbidden text
+			msg += ": the app must be attached to a Project in the X developer portal, on a plan with API access (paid or pay-per-use)"
+		}
+	case errors.As(err, &lost):
+		code = 1
+		if lost.TimedOut() {
+			msg += httpTimeout
+		}
+		if lost.Op == oauth.OpExchange {
+			msg += ": run twauth login again"
+		} else {
+			msg += ": run twauth refresh once more, and if it exits 4, run twauth login"
+		}
+	case errors.As(err, &ne):
+		code = 1
+		if ne.TimedOut() {
+			msg += httpTimeout
+		}
+	case errors.As(err, &ln):
+		code, msg = 4, msg+": run twauth login"
+	case errors.As(err, &ee):
+		code = 2 // new: --auth-url, --token-url, --revoke-url, --api-url
+	case errors.As(err, &pe):
+		code, msg = 2, msg+": stop the program holding the port (another twauth login?), or pass --redirect-uri with another port that is registered as a callback URI of the X app"
+	case errors.As(err, &ru):
+		code = 2
+		switch ru.Problem {
+		case loopback.RedirectHTTPS:
+			msg += "; register an http://127.0.0.1:<port>/ callback, or use --manual to paste the redirect"
+		case loopback.RedirectNotLoopback:
+			msg += " (use --manual to paste the redirect from another host)"
+		}
+	case errors.As(err, &le):
+		code = 2 // new: --listen
+	case errors.As(err, &az):
+		code = 3
+	default: // *oauth.ResponseError and the rest
+		code = 1
+	}
+	return code, msg
+}
+

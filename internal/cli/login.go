@@ -25,8 +25,8 @@ type LoginOptions struct {
 	Browser      string
 }
 
-const scopesHelp = `
-X's documented scopes: ` + "tweet.read tweet.write tweet.moderate.write users.email users.read follows.read follows.write offline.access space.read mute.read mute.write like.read like.write list.read list.write block.read block.write bookmark.read bookmark.write dm.read dm.write media.write" + `.
+var scopesHelp = `
+X's documented scopes: ` + strings.Join(oauth.Scopes, " ") + `.
 offline.access is what brings a refresh token.`
 
 // addAuthFlags adds the flags of a new login. listens says whether the
@@ -155,7 +155,11 @@ func (f *Factory) loginSummary(res *app.LoggedIn) error {
 		}
 		fmt.Fprintf(&b, "  refresh token  %s (twauth token and twauth refresh renew the access token)\n", where)
 	} else {
-		fmt.Fprintf(&b, "  refresh token  none (no offline.access scope): log in again when the access token expires\n")
+		if oauth.OfflineGranted(e.Scope) {
+			fmt.Fprintf(&b, "  refresh token  none (the server issued no refresh token): log in again when the access token expires\n")
+		} else {
+			fmt.Fprintf(&b, "  refresh token  none (no offline.access scope): log in again when the access token expires\n")
+		}
 	}
 	fmt.Fprintf(&b, "  scopes         %s", e.Scope)
 	f.say("%s", b.String())

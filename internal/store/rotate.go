@@ -89,7 +89,7 @@ type NoRefreshTokenError struct {
 
 func (e *NoRefreshTokenError) Error() string {
 	if e.Stored {
-		return fmt.Sprintf("the token of client id %s has no refresh token (the server issued none: the offline.access scope was not granted)", e.ClientID)
+		return fmt.Sprintf("the token of client id %s has no refresh token (the server issued none)", e.ClientID)
 	}
 	return fmt.Sprintf("no token is stored for client id %s", e.ClientID)
 }
