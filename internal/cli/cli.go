@@ -53,7 +53,7 @@ type Factory struct {
 
 // GlobalOptions are the flags every command has.
 type GlobalOptions struct {
-	Config, ClientID, ClientSecret         string
+	Config, ClientID, ClientSecret, Account string
 	AuthURL, TokenURL, RevokeURL, APIURL   string
 	TokenKey, RefreshTokenKey              string
 	ClientIDKey, ClientSecretKey, StoreArg string
@@ -163,6 +163,7 @@ Exit codes: 0 ok, 1 failure (network, server), 2 usage or configuration error,
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.Config, "config", "", "Ballerina Config.toml `file` to read the client id from and write the token to (default: first file of BAL_CONFIG_FILES, else ./Config.toml)")
 	pf.StringVar(&g.ClientID, "client-id", "", "OAuth 2.0 client id of the X app (default: clientId in Config.toml)")
+	pf.StringVar(&g.Account, "account", "", "X account of the app to act for, @name or user id (default: the app's only account, else the one whose login wrote this Config.toml)")
 	pf.StringVar(&g.ClientSecret, "client-secret", "", "client secret of a confidential app; visible to other users in the process list: prefer TWAUTH_CLIENT_SECRET or clientSecret in Config.toml")
 	pf.StringVar(&g.AuthURL, "auth-url", "", "authorization endpoint (default "+oauth.DefaultAuthURL+")")
 	pf.StringVar(&g.TokenURL, "token-url", "", "token endpoint (default "+oauth.DefaultTokenURL+")")

@@ -89,6 +89,7 @@ func classify(err error, ctx context.Context) (int, string) {
 		urlMis    *app.TokenURLMismatchError
 		noRoom    *store.NoRoomError
 		noDefault *store.NoDefaultPathError
+		account   *resolve.AccountError
 		netE      *oauth.NetworkError
 		endpoint  *oauth.EndpointError
 		listen    *loopback.ListenError
@@ -117,6 +118,8 @@ func classify(err error, ctx context.Context) (int, string) {
 		return ExitFailure, "unless it reached Config.toml or --json output, run twauth login"
 	case errors.As(err, &conflict):
 		return ExitUsage, "pass --config with the Config.toml of " + conflict.ClientID + ", or --client-id " + conflict.ConfigClientID + " to act for the file's app"
+	case errors.As(err, &account):
+		return ExitUsage, "pick one with --account @name or TWAUTH_ACCOUNT"
 	case errors.As(err, &clash):
 		return ExitUsage, "pick another --token-key / --refresh-token-key"
 	case errors.As(err, &noClient):

@@ -69,6 +69,7 @@ type StatusJSON struct {
 // one is set and where from.
 type ResolvedJSON struct {
 	ClientID        resolve.Setting `json:"client_id"`
+	Account         resolve.Setting `json:"account"`
 	ClientSecret    SecretJSON      `json:"client_secret"`
 	Config          resolve.Setting `json:"config"`
 	TokenKey        resolve.Setting `json:"token_key"`
@@ -88,6 +89,7 @@ type SecretJSON struct {
 func resolvedJSON(t *resolve.Target) ResolvedJSON {
 	r := ResolvedJSON{
 		ClientID:        t.ClientID,
+		Account:         t.Account,
 		ClientSecret:    SecretJSON{Set: t.ClientSecret.Value != "", From: t.ClientSecret.From},
 		Config:          resolve.Setting{Value: t.ConfigPath, From: t.ConfigWhy},
 		TokenKey:        t.TokenKey,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/twauth/twauth/internal/app"
 	"github.com/twauth/twauth/internal/resolve"
+	"github.com/twauth/twauth/internal/store"
 )
 
 // StatusOptions are the options of `twauth status`.
@@ -17,6 +18,8 @@ type StatusOptions struct {
 	f *Factory
 	// Verify asks X whether it accepts the access token.
 	Verify bool
+	// All lists every app and account of the store.
+	All bool
 }
 
 // NewCmdStatus builds `twauth status`.
@@ -38,6 +41,7 @@ Config.toml holds the stored access token.`,
 		},
 	}
 	c.Flags().BoolVar(&o.Verify, "verify", false, "ask X (GET /2/users/me) whether the access token works")
+	c.Flags().BoolVar(&o.All, "all", false, "list every app and account in the store: expiry, and where each token goes")
 	return c
 }
 
@@ -46,6 +50,12 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 	st, err := f.openStore()
 	if err != nil {
 		return err
+	}
+	if o.All {
+		if o.Verify {
+			return &usageError{"--all and --verify exclude each other: verify one account at a time (--client-id, --account)"}
+		}
+		return statusAll(f, st)
 	}
 	t, cache, _, err := f.resolve(st, targetOptions{use: resolve.ExistingLogin})
 	if err != nil {
@@ -88,6 +98,9 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 	var b strings.Builder
 	row := func(k, v string) { fmt.Fprintf(&b, "%-14s %s\n", k, v) }
 	row("Client id", fmt.Sprintf("%s (%s client)", e.ClientID, app.ClientType(e.Confidential)))
+	if n := len(snapAccounts(st, e.ClientID)); n > 1 {
+		row("Accounts", fmt.Sprintf("%d stored for this app (twauth status --all lists them; --account picks one)", n))
+	}
 	if e.Username != "" {
 		row("Account", "@"+e.Username)
 	} else {
@@ -122,6 +135,9 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 		row("  "+k, fmt.Sprintf("%s (from %s)", v, s.From))
 	}
 	from("client id", t.ClientID)
+	if t.Account.Value != "" {
+		from("account", t.Account)
+	}
 	switch {
 	case t.ClientSecret.Value != "":
 		row("  secret", "set (from "+t.ClientSecret.From+")")
@@ -136,4 +152,79 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 	from("refresh key", t.RefreshTokenKey)
 	fmt.Fprint(f.Stdout, b.String())
 	return verifyErr
+}
+
+// AccountJSON is one row of status --all --json.
+type AccountJSON struct {
+	ClientID         string `json:"client_id"`
+	ClientType       string `json:"client_type"`
+	UserID           string `json:"user_id,omitempty"`
+	Username         string `json:"username,omitempty"`
+	ExpiresAt        string `json:"expires_at"`
+	Expired          bool   `json:"expired"`
+	RefreshTokenHeld bool   `json:"refresh_token_held"`
+	Config           string `json:"config,omitempty"`
+	TokenKey         string `json:"token_key,omitempty"`
+}
+
+// statusAll lists every app and account in the store.
+func statusAll(f *Factory, st *store.Store) error {
+	snap, err := st.Load()
+	if err != nil {
+		return err
+	}
+	now := f.now()
+	rows := []AccountJSON{}
+	for _, id := range snap.ClientIDs() {
+		for _, e := range snap.Accounts(id) {
+			r := AccountJSON{ClientID: id, ClientType: app.ClientType(e.Confidential), UserID: e.UserID, Username: e.Username,
+				ExpiresAt: e.Expiry.UTC().Format(time.RFC3339), Expired: !now.Before(e.Expiry), RefreshTokenHeld: e.RefreshToken != ""}
+			if e.Config != nil {
+				r.Config, r.TokenKey = e.Config.Path, e.Config.TokenKey
+			}
+			rows = append(rows, r)
+		}
+	}
+	if f.Global.JSON {
+		return printJSON(f.Stdout, rows)
+	}
+	if len(rows) == 0 {
+		f.say("No app is stored in %s.", st.Where())
+		return nil
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		who := "account unknown"
+		if r.Username != "" {
+			who = "@" + r.Username
+		}
+		exp := "expires " + app.WhenText(mustTime(r.ExpiresAt), now)
+		if r.Expired {
+			exp = "expired " + app.WhenText(mustTime(r.ExpiresAt), now)
+		}
+		rt := "refresh token held"
+		if !r.RefreshTokenHeld {
+			rt = "no refresh token"
+		}
+		fmt.Fprintf(&b, "%s  %s (%s client)\n  %s; %s\n", r.ClientID, who, r.ClientType, exp, rt)
+		if r.Config != "" {
+			fmt.Fprintf(&b, "  token goes to %s, key %s\n", r.Config, r.TokenKey)
+		}
+	}
+	fmt.Fprintf(&b, "Store: %s\n", st.Where())
+	_, err = fmt.Fprint(f.Stdout, b.String())
+	return err
+}
+
+func mustTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339, s)
+	return t
+}
+
+func snapAccounts(st *store.Store, clientID string) []*store.Entry {
+	f, err := st.Load()
+	if err != nil {
+		return nil
+	}
+	return f.Accounts(clientID)
 }

@@ -33,6 +33,7 @@ func (g *GlobalOptions) resolveFlags() resolve.Flags {
 		TokenURL:        g.setting("token-url", g.TokenURL),
 		RevokeURL:       g.setting("revoke-url", g.RevokeURL),
 		APIURL:          g.setting("api-url", g.APIURL),
+		Account:         g.setting("account", g.Account),
 	}
 }
 
