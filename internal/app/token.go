@@ -70,8 +70,8 @@ func (r *Runner) Refresh(ctx context.Context, o RefreshOptions) (*Refreshed, err
 		return nil, err
 	}
 	rot := store.Rotation{
-		Key:      r.t.Key,
-		Seed:     o.Seed,
+		Key:  r.t.Key,
+		Seed: o.Seed,
 		Refresh: func(ctx context.Context, rt string, journal func([]byte)) (store.Grant, error) {
 			c := *r.client
 			c.OnRefreshAnswer = journal

@@ -54,11 +54,11 @@ type Factory struct {
 // GlobalOptions are the flags every command has.
 type GlobalOptions struct {
 	Config, ClientID, ClientSecret, Account string
-	AuthURL, TokenURL, RevokeURL, APIURL   string
-	TokenKey, RefreshTokenKey              string
-	ClientIDKey, ClientSecretKey, StoreArg string
-	JSON, Verbose                          bool
-	HTTPTimeout, LockTimeout               time.Duration
+	AuthURL, TokenURL, RevokeURL, APIURL    string
+	TokenKey, RefreshTokenKey               string
+	ClientIDKey, ClientSecretKey, StoreArg  string
+	JSON, Verbose                           bool
+	HTTPTimeout, LockTimeout                time.Duration
 
 	// flags records, for each flag given, how: "--name" or "TWAUTH_NAME".
 	flags map[string]string

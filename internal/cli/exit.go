@@ -302,4 +302,3 @@ func exitAndHint(err error) (code int, msg string) {
 	}
 	return code, msg
 }
-
