@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twauth/twauth/internal/balconfig"
@@ -60,6 +61,9 @@ func (e *TimeoutError) Error() string {
 	return fmt.Sprintf("no redirect reached %s within %s", e.Where, e.After)
 }
 
+// maxRefusedLines bounds the lines printed for refused callbacks.
+const maxRefusedLines = 3
+
 // DefaultRedirectURI is the callback twauth listens on unless told
 // otherwise; register it in the X app's settings.
 const DefaultRedirectURI = "http://127.0.0.1:8765/callback"
@@ -90,12 +94,24 @@ func (a *Runner) Login(ctx context.Context, o LoginOptions) (*LoggedIn, error) {
 	}
 
 	p := newProgress(a.d.Stderr, a.d.Interactive)
+	var refused atomic.Int64
+	defer func() {
+		if n := refused.Load(); n > maxRefusedLines {
+			a.say("twauth: refused %d callbacks in all during this login (wrong state, path or method): something other than your browser is calling the listener", n)
+		}
+	}()
 	srv, err := loopback.Listen(loopback.Options{
 		RedirectURIs: o.RedirectURIs,
 		State:        state,
 		Issuer:       o.Issuer,
 		OnReject: func(reason string) {
-			p.line("twauth: refused a callback: %s; still waiting", reason)
+			// A flood of forged callbacks prints a few lines and a count,
+			// not a line each.
+			if n := refused.Add(1); n <= maxRefusedLines {
+				p.line("twauth: refused a callback: %s; still waiting", reason)
+			} else if n == maxRefusedLines+1 {
+				p.line("twauth: refusing more callbacks; they are counted, not shown")
+			}
 		},
 	})
 	if err != nil {
@@ -126,8 +142,19 @@ func (a *Runner) Login(ctx context.Context, o LoginOptions) (*LoggedIn, error) {
 		if err != nil {
 			return nil, err
 		}
+		target := authURL
+		if a.d.Open == nil && !opensDirectly(a.d.GOOS) {
+			// A browser process of its own: it gets a page only this
+			// user can read, not the URL with the state.
+			page, cleanup, err := launchPage(authURL)
+			if err != nil {
+				return nil, err
+			}
+			defer cleanup()
+			target = page
+		}
 		go func() {
-			if err := open(ctx, authURL); err != nil && ctx.Err() == nil {
+			if err := open(ctx, target); err != nil && ctx.Err() == nil {
 				p.line("twauth: could not open a browser (%v): open the URL above yourself; still waiting", err)
 			}
 		}()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -15,6 +16,9 @@ import (
 	"github.com/twauth/twauth/internal/pkce"
 )
 
+// MaxPasted bounds a pasted redirect URL or code.
+const MaxPasted = 64 << 10
+
 // pasted is what the user pasted after approving in a browser.
 type pasted struct {
 	Code     string
@@ -25,6 +29,9 @@ type pasted struct {
 // parsePasted reads a redirect URL, its query string, or a bare code. An
 // error response in it becomes *loopback.AuthorizationError.
 func parsePasted(in string) (pasted, error) {
+	if len(in) > MaxPasted {
+		return pasted{}, usagef("the pasted text is longer than %d KiB: paste only the redirect URL", MaxPasted>>10)
+	}
 	in = strings.TrimSpace(in)
 	if in == "" {
 		return pasted{}, usagef("nothing was pasted: paste the whole URL from the browser's address bar after approving")
@@ -125,7 +132,15 @@ func readLine(ctx context.Context, r io.Reader, timeout time.Duration) (string, 
 	}
 	ch := make(chan result, 1)
 	go func() {
-		line, err := bufio.NewReaderSize(r, 16<<10).ReadString('\n')
+		// A redirect URL is a few hundred bytes: a longer line is refused
+		// whole rather than held in memory (docs/design.md, "Security
+		// rules").
+		br := bufio.NewReaderSize(io.LimitReader(r, MaxPasted+1), 16<<10)
+		line, err := br.ReadString('\n')
+		if len(line) > MaxPasted {
+			ch <- result{"", &UsageError{Msg: fmt.Sprintf("the pasted line is longer than %d KiB: paste only the redirect URL", MaxPasted>>10)}}
+			return
+		}
 		if err == io.EOF && line != "" {
 			err = nil
 		}
@@ -141,6 +156,10 @@ func readLine(ctx context.Context, r io.Reader, timeout time.Duration) (string, 
 	case res := <-ch:
 		if res.err == io.EOF {
 			return "", usagef("stdin ended before a redirect URL was pasted")
+		}
+		var ue *UsageError
+		if errors.As(res.err, &ue) {
+			return "", res.err
 		}
 		if res.err != nil {
 			return "", fmt.Errorf("read stdin: %w", res.err)

@@ -281,27 +281,7 @@ func revokedText(what string, alreadyInvalid bool) string {
 	return what
 }
 
-func quoteAll(s []string) []string {
-	out := make([]string, len(s))
-	for i, x := range s {
-		out[i] = "key " + x
-	}
-	return out
-}
 
-func joinAnd(s []string) string {
-	switch len(s) {
-	case 0:
-		return ""
-	case 1:
-		return s[0]
-	}
-	out := s[0]
-	for _, x := range s[1 : len(s)-1] {
-		out += ", " + x
-	}
-	return out + " and " + s[len(s)-1]
-}
 
 // fileExists reports whether path names an existing file.
 func fileExists(path string) bool {

@@ -74,7 +74,31 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if f, ok := stderr.(*os.File); ok {
 		interactive = term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb"
 	}
-	return Run(ctx, Deps{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv, Interactive: interactive}, args)
+	return Run(ctx, Deps{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: takeSecretEnv(), Interactive: interactive}, args)
+}
+
+// secretEnv are the variables that hold secrets: twauth reads them, then
+// removes them from its own environment, so that no process it starts (the
+// browser, $BROWSER's script) inherits them (docs/design.md, "Security
+// rules").
+var secretEnv = []string{"TWAUTH_CLIENT_SECRET", "TWAUTH_REFRESH_TOKEN"}
+
+// takeSecretEnv returns os.Getenv as it was, after removing secretEnv from
+// the process environment.
+func takeSecretEnv() func(string) string {
+	kept := map[string]string{}
+	for _, k := range secretEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			kept[k] = v
+			os.Unsetenv(k)
+		}
+	}
+	return func(k string) string {
+		if v, ok := kept[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	}
 }
 
 // Run runs twauth with deps and returns the exit code.

@@ -90,6 +90,7 @@ func classify(err error, ctx context.Context) (int, string) {
 		noRoom    *store.NoRoomError
 		noDefault *store.NoDefaultPathError
 		account   *resolve.AccountError
+		unsafe    *store.UnsafeError
 		netE      *oauth.NetworkError
 		endpoint  *oauth.EndpointError
 		listen    *loopback.ListenError
@@ -118,6 +119,8 @@ func classify(err error, ctx context.Context) (int, string) {
 		return ExitFailure, "unless it reached Config.toml or --json output, run twauth login"
 	case errors.As(err, &conflict):
 		return ExitUsage, "pass --config with the Config.toml of " + conflict.ClientID + ", or --client-id " + conflict.ConfigClientID + " to act for the file's app"
+	case errors.As(err, &unsafe):
+		return ExitUsage, unsafe.Fix()
 	case errors.As(err, &account):
 		return ExitUsage, "pick one with --account @name or TWAUTH_ACCOUNT"
 	case errors.As(err, &clash):

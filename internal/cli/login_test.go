@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -415,13 +416,26 @@ func TestLoginBrowserCommandGetsTheURL(t *testing.T) {
 		defer close(done)
 		for i := 0; i < 100; i++ {
 			if b, err := os.ReadFile(got); err == nil && len(b) > 0 {
-				w.browser.Open(strings.TrimSpace(string(b)))
+				// A page that leads to the authorization URL (the URL
+				// itself stays off the command line: argv_test.go).
+				page, err := url.Parse(strings.TrimSpace(string(b)))
+				if err != nil || page.Scheme != "file" {
+					t.Errorf("the browser got %q, want a file:// page", b)
+					return
+				}
+				html, _ := os.ReadFile(page.Path)
+				m := regexp.MustCompile(`content="0;url=([^"]+)"`).FindSubmatch(html)
+				if m == nil {
+					t.Errorf("the page leads nowhere:\n%s", html)
+					return
+				}
+				w.browser.Open(strings.ReplaceAll(string(m[1]), "&amp;", "&"))
 				return
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	r := w.runWithRealOpener("login", "--client-id", publicID, "--browser", script)
+	r := w.runWithRealOpener("login", "--client-id", publicID, "--browser", script, "--timeout", "20s")
 	<-done
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)

@@ -51,6 +51,9 @@ func (f *Factory) openStore() (*store.Store, error) {
 	if err != nil {
 		return nil, &usageError{"store path " + path + ": " + err.Error()}
 	}
+	if err := store.CheckPermissions(abs); err != nil {
+		return nil, err
+	}
 	f.warnLoose(abs, "the token store")
 	return &store.Store{Path: abs, LockTimeout: f.Global.LockTimeout}, nil
 }

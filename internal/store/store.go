@@ -603,3 +603,38 @@ func (s *Store) orphans(clientID, current string) []orphan {
 
 // maxOrphanSize bounds what Orphans reads: a store is a few KB.
 const maxOrphanSize = 1 << 20
+
+// UnsafeError: the store's directory or file can be written by another
+// user.
+type UnsafeError struct {
+	Path string
+	Dir  bool
+	// OtherOwner: owned by the user with UID; else Mode lets group or
+	// others write.
+	OtherOwner bool
+	UID        int
+	Mode       os.FileMode
+}
+
+func (e *UnsafeError) Error() string {
+	what := "the token store file"
+	if e.Dir {
+		what = "the token store's directory"
+	}
+	if e.OtherOwner {
+		return fmt.Sprintf("%s %s belongs to another user (uid %d), who could swap in tokens of their own", what, e.Path, e.UID)
+	}
+	return fmt.Sprintf("%s %s can be written by other users (mode %04o), who could swap in tokens of their own", what, e.Path, e.Mode)
+}
+
+// Fix is the command that makes the path safe.
+func (e *UnsafeError) Fix() string {
+	mode := "600"
+	if e.Dir {
+		mode = "700"
+	}
+	if e.OtherOwner {
+		return fmt.Sprintf("chown $(id -u) %s && chmod %s %s (or keep the store in a directory of your own with --store)", e.Path, mode, e.Path)
+	}
+	return fmt.Sprintf("chmod %s %s (or keep the store in a directory of your own with --store)", mode, e.Path)
+}
