@@ -164,6 +164,7 @@ func (f *Fake) approve(w http.ResponseWriter, ar authRequest) {
 	}
 	f.codes[code] = &authCode{
 		clientID:    ar.clientID,
+		user:        f.user,
 		redirectURI: ar.redirectURI,
 		challenge:   ar.challenge,
 		method:      ar.method,

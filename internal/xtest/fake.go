@@ -7,9 +7,10 @@
 // PKCE (RFC 7636) with S256 or plain, HTTP Basic required of confidential
 // clients and client_id in the body for public ones, refresh tokens that
 // rotate, revocation that answers {"revoked":true} even for unknown tokens,
-// GET /2/users/me, and X's error JSON. A controllable clock, an injectable
-// queue of faults and a record of every API request let tests assert the
-// exact behaviour of a client.
+// GET /2/users/me answering for the user each token belongs to (SetUser
+// switches the user logged in to the browser), and X's error JSON. A
+// controllable clock, an injectable queue of faults and a record of every
+// API request let tests assert the exact behaviour of a client.
 //
 // Where X's behaviour is not documented the Fake follows RFC 6749, RFC 7009,
 // RFC 7636 and RFC 9207; each such choice is stated on the handler it
@@ -93,8 +94,11 @@ type Options struct {
 	// an "Authorize app" and a "Cancel" button; false approves at once
 	// (or denies at once after SetDeny(true)) with a 302.
 	Consent bool
-	// Username, Name and UserID are what GET /2/users/me reports. Defaults:
-	// DefaultUsername, DefaultName and a numeric id derived from Username.
+	// Username, Name and UserID are the user logged in to X in the
+	// browser at the start: the one whose consent authorization codes
+	// carry, and whom GET /2/users/me reports for their tokens, until
+	// SetUser logs in another. Defaults: DefaultUsername, DefaultName and
+	// a numeric id derived from Username.
 	Username string
 	Name     string
 	UserID   string
@@ -134,9 +138,6 @@ type Request struct {
 // safe for concurrent use. Make one with New.
 type Fake struct {
 	now       func() time.Time
-	username  string
-	name      string
-	userID    string
 	issuer    string
 	codeTTL   time.Duration
 	accessTTL time.Duration
@@ -145,6 +146,7 @@ type Fake struct {
 
 	mu             sync.Mutex
 	clients        map[string]Client
+	user           User
 	consent        bool
 	deny           bool
 	pending        map[string]*pending
@@ -169,6 +171,7 @@ type token struct {
 	value    string
 	access   bool
 	clientID string
+	user     User
 	scope    []string
 	expires  time.Time // access tokens only
 	used     bool      // refresh tokens: rotated away
@@ -178,6 +181,7 @@ type token struct {
 
 type authCode struct {
 	clientID    string
+	user        User
 	redirectURI string
 	challenge   string
 	method      string
@@ -201,9 +205,7 @@ type pending struct {
 func New(opts Options) *Fake {
 	f := &Fake{
 		now:         opts.Now,
-		username:    opts.Username,
-		name:        opts.Name,
-		userID:      opts.UserID,
+		user:        newUser(opts.Username, opts.Name, opts.UserID),
 		issuer:      opts.Issuer,
 		codeTTL:     opts.CodeTTL,
 		accessTTL:   opts.AccessTTL,
@@ -220,17 +222,6 @@ func New(opts Options) *Fake {
 	if f.now == nil {
 		f.now = time.Now
 	}
-	if f.username == "" {
-		f.username = DefaultUsername
-	}
-	if f.name == "" {
-		f.name = DefaultName
-	}
-	if f.userID == "" {
-		h := fnv.New64a()
-		h.Write([]byte(f.username))
-		f.userID = strconv.FormatUint(1_000_000_000_000_000_000+h.Sum64()%8_000_000_000_000_000_000, 10)
-	}
 	if f.codeTTL <= 0 {
 		f.codeTTL = DefaultCodeTTL
 	}
@@ -241,6 +232,29 @@ func New(opts Options) *Fake {
 		f.AddClient(c)
 	}
 	return f
+}
+
+// User is an X account, as GET /2/users/me reports it.
+type User struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Username string `json:"username"`
+}
+
+// newUser fills in the defaults of Options.Username, Name and UserID.
+func newUser(username, name, id string) User {
+	if username == "" {
+		username = DefaultUsername
+	}
+	if name == "" {
+		name = DefaultName
+	}
+	if id == "" {
+		h := fnv.New64a()
+		h.Write([]byte(username))
+		id = strconv.FormatUint(1_000_000_000_000_000_000+h.Sum64()%8_000_000_000_000_000_000, 10)
+	}
+	return User{ID: id, Name: name, Username: username}
 }
 
 // ServeHTTP serves the authorize page, the consent decision, the token and
@@ -291,6 +305,43 @@ func (f *Fake) SetDeny(deny bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.deny = deny
+}
+
+// SetUser logs another user in to X in the browser, as a person who signs
+// out and in as someone else: every authorization code issued from now on
+// (the approval, not the authorize request, decides) belongs to that user,
+// and so do the tokens exchanged for it and every token refreshed from
+// them; GET /2/users/me answers each token's own user. Tokens issued
+// before keep theirs. An empty name or userID gets the default of
+// Options (DefaultName; an id derived from username).
+func (f *Fake) SetUser(username, name, userID string) {
+	u := newUser(username, name, userID)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.user = u
+}
+
+// CurrentUser returns the user logged in to X in the browser: the one the
+// next authorization code will belong to.
+func (f *Fake) CurrentUser() User {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.user
+}
+
+// UserOf returns the user an authorization code, access token or refresh
+// token the Fake issued belongs to (spent, rotated or revoked ones too),
+// and whether the Fake issued it.
+func (f *Fake) UserOf(value string) (User, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t := f.tokens[value]; t != nil {
+		return t.user, true
+	}
+	if c := f.codes[value]; c != nil {
+		return c.user, true
+	}
+	return User{}, false
 }
 
 // SetConsent switches the consent page on or off (see Options.Consent).
@@ -359,14 +410,15 @@ func (f *Fake) Authorizations() []url.Values {
 	return out
 }
 
-// IssueTokens mints a valid token set for clientID directly, as if a login
-// had happened, to seed a store in tests. scope is space-separated; the
+// IssueTokens mints a valid token set for clientID directly, as if the
+// current user (see SetUser) had logged in, to seed a store in tests.
+// scope is space-separated; the
 // refresh token is "" unless scope includes offline.access. The client
 // need not be registered, but only a registered one can refresh.
 func (f *Fake) IssueTokens(clientID, scope string) (access, refresh string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	a, r := f.issueLocked(clientID, uniqueFields(scope), &grant{})
+	a, r := f.issueLocked(clientID, f.user, uniqueFields(scope), &grant{})
 	return a.value, refreshValue(r)
 }
 
@@ -423,12 +475,13 @@ func (f *Fake) ExpiresAt(tok string) (time.Time, bool) {
 }
 
 // issueLocked mints an access token and, with offline.access, a refresh
-// token, both part of g.
-func (f *Fake) issueLocked(clientID string, scope []string, g *grant) (*token, *token) {
+// token, both part of g and both belonging to u.
+func (f *Fake) issueLocked(clientID string, u User, scope []string, g *grant) (*token, *token) {
 	a := &token{
 		value:    mint("at"),
 		access:   true,
 		clientID: clientID,
+		user:     u,
 		scope:    scope,
 		expires:  f.now().Add(f.accessTTL),
 		grant:    g,
@@ -438,7 +491,7 @@ func (f *Fake) issueLocked(clientID string, scope []string, g *grant) (*token, *
 	if !slices.Contains(scope, "offline.access") {
 		return a, nil
 	}
-	r := &token{value: mint("rt"), clientID: clientID, scope: scope, grant: g}
+	r := &token{value: mint("rt"), clientID: clientID, user: u, scope: scope, grant: g}
 	f.tokens[r.value] = r
 	g.tokens = append(g.tokens, r)
 	return a, r

@@ -207,7 +207,7 @@ func (f *Fake) exchange(c Client, form url.Values) reply {
 		return invalidToken()
 	}
 	ac.grant = &grant{}
-	a, rt := f.issueLocked(c.ID, ac.scope, ac.grant)
+	a, rt := f.issueLocked(c.ID, ac.user, ac.scope, ac.grant)
 	return f.tokenReply(a, rt)
 }
 
@@ -232,7 +232,7 @@ func (f *Fake) refresh(c Client, form url.Values) reply {
 		}
 	}
 	t.used = true
-	a, rt := f.issueLocked(c.ID, scope, t.grant)
+	a, rt := f.issueLocked(c.ID, t.user, scope, t.grant)
 	return f.tokenReply(a, rt)
 }
 
@@ -273,10 +273,10 @@ func (f *Fake) revoke(r *http.Request, raw []byte, tooBig bool) reply {
 	return jsonReply(http.StatusOK, map[string]bool{"revoked": true})
 }
 
-// usersMe serves GET UsersMePath: 200 with the user for a valid, unexpired,
-// unrevoked access token with tweet.read and users.read; 401 (X's problem
-// JSON) for a missing, unknown, expired or revoked token; 403 when a scope
-// is missing.
+// usersMe serves GET UsersMePath: 200 with the token's own user (see
+// SetUser) for a valid, unexpired, unrevoked access token with tweet.read
+// and users.read; 401 (X's problem JSON) for a missing, unknown, expired or
+// revoked token; 403 when a scope is missing.
 func (f *Fake) usersMe(r *http.Request) reply {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		rp := problemReply(http.StatusMethodNotAllowed, "Method Not Allowed", "Method Not Allowed")
@@ -291,7 +291,9 @@ func (f *Fake) usersMe(r *http.Request) reply {
 	t := f.tokens[value]
 	valid := t != nil && t.access && !t.revoked && f.now().Before(t.expires)
 	var missing []string
+	var u User
 	if valid {
+		u = t.user
 		for _, s := range []string{"tweet.read", "users.read"} {
 			if !slices.Contains(t.scope, s) {
 				missing = append(missing, s)
@@ -306,14 +308,9 @@ func (f *Fake) usersMe(r *http.Request) reply {
 		return problemReply(http.StatusForbidden, "Forbidden",
 			"The access token lacks the scopes this endpoint needs: "+strings.Join(missing, " ")+".")
 	}
-	type user struct {
-		ID       string `json:"id"`
-		Name     string `json:"name"`
-		Username string `json:"username"`
-	}
 	return jsonReply(http.StatusOK, struct {
-		Data user `json:"data"`
-	}{user{ID: f.userID, Name: f.name, Username: f.username}})
+		Data User `json:"data"`
+	}{u})
 }
 
 // postForm checks that r is a POST with a form body of one value per
