@@ -359,13 +359,17 @@ func (a *Runner) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry,
 			oldKeys = old.Config
 		}
 		entry.Config = a.configKeys(entry, oldKeys)
-		entry.CarryEarlier(old)
+		// Only the entry this save overwrites lends its earlier keys: the
+		// resolution's guess may be another account of the app. An
+		// account's own entry lends them in lookupUser.
+		replaced := f.Clients[key]
+		entry.CarryEarlier(replaced)
 		// Journals of the old chain's refreshes hold secrets a new
 		// login supersedes.
 		a.st.ClearJournals(ctx, key)
 		left = nil
 		for _, k := range entry.Earlier {
-			if old != nil && !slices.Contains(old.Earlier, k) {
+			if replaced != nil && !slices.Contains(replaced.Earlier, k) {
 				left = append(left, k)
 			}
 		}
@@ -378,6 +382,12 @@ func (a *Runner) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry,
 	if err := a.writeConfig(ctx, entry); err != nil {
 		return entry, err
 	}
+	a.notePreviousKeys(left)
+	return entry, nil
+}
+
+// notePreviousKeys says which keys still hold a token of a previous login.
+func (a *Runner) notePreviousKeys(left []store.EarlierKey) {
 	for _, k := range left {
 		if d, _, err := balconfig.Load(k.Path); err == nil {
 			if v, found, err := d.Get(k.Key); err == nil && found && store.Fingerprint(v) == k.SHA256 {
@@ -385,7 +395,6 @@ func (a *Runner) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry,
 			}
 		}
 	}
-	return entry, nil
 }
 
 // lookupUser fills in the @username when the scopes allow it. A failure
@@ -404,15 +413,29 @@ func (a *Runner) lookupUser(ctx context.Context, e *store.Entry) {
 	// Key the entry by its account now: it replaces that account's earlier
 	// login, and leaves the app's other accounts alone.
 	provisional := e.Key()
+	var left []store.EarlierKey
 	err = a.st.Update(ctx, func(f *store.File) error {
 		cur := f.Clients[provisional]
 		if cur == nil || cur.AccessToken != e.AccessToken {
 			return nil
 		}
 		cur.UserID, cur.Username = u.ID, u.Username
+		left = nil
 		for k, o := range f.Clients {
 			if k != provisional && o.ClientID == cur.ClientID && (o.UserID == u.ID || o.UserID == "@"+u.Username) {
-				cur.CarryEarlier(o)
+				carried := *cur
+				carried.CarryEarlier(o)
+				for _, ek := range carried.Earlier {
+					if !slices.Contains(cur.Earlier, ek) {
+						cur.Earlier = append(cur.Earlier, ek)
+						if !slices.Contains(o.Earlier, ek) {
+							left = append(left, ek)
+						}
+					}
+				}
+				if n := len(cur.Earlier); n > store.MaxEarlier {
+					cur.Earlier = cur.Earlier[n-store.MaxEarlier:]
+				}
 				delete(f.Clients, k)
 				a.st.ClearJournals(ctx, k)
 			}
@@ -424,5 +447,7 @@ func (a *Runner) lookupUser(ctx context.Context, e *store.Entry) {
 	})
 	if err != nil {
 		a.say("twauth: could not record the account @%s in the store (%v); the login is saved.", u.Username, err)
+		return
 	}
+	a.notePreviousKeys(left)
 }

@@ -281,8 +281,6 @@ func revokedText(what string, alreadyInvalid bool) string {
 	return what
 }
 
-
-
 // fileExists reports whether path names an existing file.
 func fileExists(path string) bool {
 	_, err := os.Stat(path)

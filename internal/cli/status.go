@@ -177,7 +177,11 @@ func statusAll(f *Factory, st *store.Store) error {
 	rows := []AccountJSON{}
 	for _, id := range snap.ClientIDs() {
 		for _, e := range snap.Accounts(id) {
-			r := AccountJSON{ClientID: id, ClientType: app.ClientType(e.Confidential), UserID: e.UserID, Username: e.Username,
+			uid := e.UserID
+			if strings.HasPrefix(uid, "@") {
+				uid = "" // known by name only (a store from before accounts)
+			}
+			r := AccountJSON{ClientID: id, ClientType: app.ClientType(e.Confidential), UserID: uid, Username: e.Username,
 				ExpiresAt: e.Expiry.UTC().Format(time.RFC3339), Expired: !now.Before(e.Expiry), RefreshTokenHeld: e.RefreshToken != ""}
 			if e.Config != nil {
 				r.Config, r.TokenKey = e.Config.Path, e.Config.TokenKey
