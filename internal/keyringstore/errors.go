@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/zalando/go-keyring"
 )
 
 // UnavailableError: no keyring is reachable (on Linux: no D-Bus session
@@ -101,6 +103,9 @@ func classify(err error) error {
 	var l *LockedError
 	if errors.As(err, &u) || errors.As(err, &l) {
 		return err
+	}
+	if errors.Is(err, keyring.ErrUnsupportedPlatform) {
+		return &UnavailableError{Reason: "go-keyring supports no keyring on this system", Err: err}
 	}
 	if c := classifyPlatform(err); c != nil {
 		return c

@@ -478,3 +478,12 @@ func TestWithin(t *testing.T) {
 		t.Errorf("within = %v", err)
 	}
 }
+
+func TestUnsupportedPlatform(t *testing.T) {
+	mockStore(t)
+	keyring.MockInitWithError(keyring.ErrUnsupportedPlatform)
+	var ue *UnavailableError
+	if err := Available(); !errors.As(err, &ue) || !errors.Is(err, keyring.ErrUnsupportedPlatform) {
+		t.Errorf("Available = %v", err)
+	}
+}
