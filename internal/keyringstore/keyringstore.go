@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/twauth/twauth/internal/atomicfile"
@@ -46,6 +47,33 @@ type Backend struct {
 	// tolerant: a damaged item leaves its entry without secrets instead
 	// of failing Load (see Tolerant).
 	tolerant bool
+	// seen holds the value of each item as this process last read or
+	// wrote it, so that Save rewrites only the items that changed: Save
+	// follows a Load under the same lock.
+	seen *seen
+}
+
+type seen struct {
+	mu sync.Mutex
+	m  map[string]secrets
+}
+
+func (s *seen) is(key string, v secrets) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.m[key]
+	return ok && old == v
+}
+
+// set records v as the value of key's item; forget when unknown.
+func (s *seen) set(key string, v secrets, known bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if known {
+		s.m[key] = v
+	} else {
+		delete(s.m, key)
+	}
 }
 
 // New returns the keyring backend filing items under service (""
@@ -56,7 +84,7 @@ func New(service string, file *store.Store) *Backend {
 	if service == "" {
 		service = DefaultService
 	}
-	return &Backend{service: service, meta: &store.Store{Path: file.Path, FS: file.FS}}
+	return &Backend{service: service, meta: &store.Store{Path: file.Path, FS: file.FS}, seen: &seen{m: map[string]secrets{}}}
 }
 
 // Tolerant returns a view of b whose Load does not fail on a damaged item
@@ -108,9 +136,11 @@ func (b *Backend) Load(ctx context.Context) (*store.File, error) {
 	for _, key := range f.ClientIDs() {
 		e := f.Clients[key]
 		if hasSecrets(e) {
+			b.seen.set(key, secrets{}, false)
 			continue
 		}
 		s, err := b.get(ctx, key)
+		b.seen.set(key, s, err == nil)
 		var ie *ItemError
 		if errors.As(err, &ie) && b.tolerant {
 			continue
@@ -126,8 +156,10 @@ func (b *Backend) Load(ctx context.Context) (*store.File, error) {
 // Save writes the secrets of every entry to its item, then the metadata
 // file with the secrets blanked (so a crash never leaves metadata naming
 // an item that is not there yet), then deletes the items of entries the
-// metadata file held and f no longer does. f is not modified. An entry
-// without secrets (a damaged one kept by a Tolerant load) gets no item.
+// metadata file held and f no longer does. An item whose value this
+// process has just read or written is not written again. f is not
+// modified. An entry without secrets (a damaged one kept by a Tolerant
+// load) gets no item.
 func (b *Backend) Save(ctx context.Context, f *store.File) error {
 	var before []string
 	if old, err := b.meta.Load(); err == nil {
@@ -136,8 +168,11 @@ func (b *Backend) Save(ctx context.Context, f *store.File) error {
 	meta := &store.File{Version: f.Version, Clients: make(map[string]*store.Entry, len(f.Clients))}
 	for _, key := range f.ClientIDs() {
 		e := f.Clients[key]
-		if hasSecrets(e) {
-			if err := b.set(ctx, key, secrets{AccessToken: e.AccessToken, RefreshToken: e.RefreshToken}); err != nil {
+		if s := (secrets{AccessToken: e.AccessToken, RefreshToken: e.RefreshToken}); hasSecrets(e) && !b.seen.is(key, s) {
+			err := b.set(ctx, key, s)
+			// A set that failed or timed out may still land.
+			b.seen.set(key, s, err == nil)
+			if err != nil {
 				return err
 			}
 		}
@@ -153,6 +188,7 @@ func (b *Backend) Save(ctx context.Context, f *store.File) error {
 		if _, kept := f.Clients[key]; kept {
 			continue
 		}
+		b.seen.set(key, secrets{}, false)
 		if err := b.delete(ctx, key); err != nil {
 			errs = append(errs, &StrayItemError{Service: b.service, Key: key, Err: err})
 		}

@@ -487,3 +487,31 @@ func TestUnsupportedPlatform(t *testing.T) {
 		t.Errorf("Available = %v", err)
 	}
 }
+
+func TestSaveWritesOnlyTheItemsThatChanged(t *testing.T) {
+	_, st := mockStore(t)
+	login(t, st, entry("app-one", "AT-one", "RT-one"))
+	login(t, st, entry("app-two", "AT-two", "RT-two"))
+	// Items as Save left them are not written again: a value changed
+	// behind the backend's back after its Load stays as it is...
+	if err := st.Update(ctx, func(f *store.File) error {
+		if err := keyring.Set("twauth", "app-one", "changed meanwhile"); err != nil {
+			t.Fatal(err)
+		}
+		f.Clients["app-two"] = entry("app-two", "AT-two2", "RT-two2")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if v := item(t, "twauth", "app-one"); v != "changed meanwhile" {
+		t.Errorf("item app-one was written again: %s", v)
+	}
+	if v := item(t, "twauth", "app-two"); !strings.Contains(v, "RT-two2") {
+		t.Errorf("item app-two = %s", v)
+	}
+	// ...and the next Load, which reads it, sees the damage.
+	var ie *ItemError
+	if _, err := st.Load(); !errors.As(err, &ie) || ie.Key != "app-one" {
+		t.Errorf("Load = %v", err)
+	}
+}

@@ -272,7 +272,12 @@ func runInPrivateSession(t *testing.T) {
 		args = append(args, "-test.timeout="+time.Until(d).Round(time.Second).String())
 	}
 	cmd := exec.Command("dbus-run-session", args...)
-	cmd.Env = append(os.Environ(),
+	// Nothing may lead the child to the desktop's own keyring.
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return strings.HasPrefix(name, "GNOME_KEYRING_") || name == "DBUS_SESSION_BUS_ADDRESS"
+	})
+	cmd.Env = append(env,
 		sessionEnv+"="+dir,
 		"HOME="+filepath.Join(dir, "home"),
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
