@@ -275,3 +275,18 @@ func within(ctx context.Context, d time.Duration, fn func() error) error {
 		return ctx.Err()
 	}
 }
+
+// KeptInKeyring lists, sorted, the entries of a store file read as a
+// plain file store whose secrets are not in it: the metadata this backend
+// wrote, whose tokens are in a keyring. A file store that finds some
+// should say the tokens are in the keyring rather than that none are
+// stored.
+func KeptInKeyring(f *store.File) []string {
+	var out []string
+	for _, id := range f.ClientIDs() {
+		if !hasSecrets(f.Clients[id]) {
+			out = append(out, id)
+		}
+	}
+	return out
+}

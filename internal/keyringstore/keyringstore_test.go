@@ -118,6 +118,13 @@ func TestSaveSplitsSecretsFromMetadata(t *testing.T) {
 		t.Errorf("metadata entry:\n%+v\nwant\n%+v", meta.Clients["app-one"], want)
 	}
 	noSecretsIn(t, filepath.Dir(st.Path), "AT-one", "RT-one", "AT-two")
+	if k := KeptInKeyring(meta); !reflect.DeepEqual(k, []string{"app-one", "app-two"}) {
+		t.Errorf("KeptInKeyring(metadata) = %v", k)
+	}
+	plain := &store.File{Clients: map[string]*store.Entry{"app-one": entry("app-one", "AT-one", "")}}
+	if k := KeptInKeyring(plain); k != nil {
+		t.Errorf("KeptInKeyring(a plain store) = %v", k)
+	}
 
 	got, err := st.Load()
 	if err != nil {
