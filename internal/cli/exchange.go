@@ -46,7 +46,7 @@ func exchangeRun(ctx context.Context, o *ExchangeOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := f.openStore()
+	st, err := f.openStoreFor(true)
 	if err != nil {
 		return err
 	}

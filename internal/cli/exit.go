@@ -7,6 +7,7 @@ import (
 	"github.com/twauth/twauth/internal/app"
 	"github.com/twauth/twauth/internal/atomicfile"
 	"github.com/twauth/twauth/internal/balconfig"
+	"github.com/twauth/twauth/internal/keyringstore"
 	"github.com/twauth/twauth/internal/loopback"
 	"github.com/twauth/twauth/internal/oauth"
 	"github.com/twauth/twauth/internal/resolve"
@@ -91,6 +92,11 @@ func classify(err error, ctx context.Context) (int, string) {
 		noDefault *store.NoDefaultPathError
 		account   *resolve.AccountError
 		unsafe    *store.UnsafeError
+		kUnavail  *keyringstore.UnavailableError
+		kLocked   *keyringstore.LockedError
+		kBig      *keyringstore.TooBigError
+		kItem     *keyringstore.ItemError
+		kStray    *keyringstore.StrayItemError
 		netE      *oauth.NetworkError
 		endpoint  *oauth.EndpointError
 		listen    *loopback.ListenError
@@ -119,6 +125,16 @@ func classify(err error, ctx context.Context) (int, string) {
 		return ExitFailure, "unless it reached Config.toml or --json output, run twauth login"
 	case errors.As(err, &conflict):
 		return ExitUsage, "pass --config with the Config.toml of " + conflict.ClientID + ", or --client-id " + conflict.ConfigClientID + " to act for the file's app"
+	case errors.As(err, &kUnavail):
+		return ExitUsage, "start a Secret Service (gnome-keyring, KeePassXC), or keep the tokens in a file with --store PATH"
+	case errors.As(err, &kLocked):
+		return ExitUsage, "unlock the keyring (log in to the desktop, or gnome-keyring-daemon --unlock), or keep the tokens in a file with --store PATH"
+	case errors.As(err, &kBig):
+		return ExitUsage, "keep the tokens in a file with --store PATH"
+	case errors.As(err, &kItem):
+		return ExitLoginNeeded, "run twauth login"
+	case errors.As(err, &kStray):
+		return ExitFailure, "remove it with: secret-tool clear service " + kStray.Service + " username " + kStray.Key
 	case errors.As(err, &unsafe):
 		return ExitUsage, unsafe.Fix()
 	case errors.As(err, &account):

@@ -99,7 +99,7 @@ func parseMethod(s string) (pkce.Method, error) {
 
 func loginRun(ctx context.Context, o *LoginOptions) error {
 	f := o.f
-	st, err := f.openStore()
+	st, err := f.openStoreFor(true)
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 
 	"github.com/twauth/twauth/internal/app"
 	"github.com/twauth/twauth/internal/balconfig"
+	"github.com/twauth/twauth/internal/keyringstore"
 	"github.com/twauth/twauth/internal/resolve"
 	"github.com/twauth/twauth/internal/store"
 )
@@ -37,9 +41,25 @@ func (g *GlobalOptions) resolveFlags() resolve.Flags {
 	}
 }
 
-// openStore is the token store in force, with a warning for loose modes.
+// openStore is the token store in force (docs/design.md, "Where tokens
+// live"): --store PATH, the file; --store keyring[:SERVICE], the OS
+// keyring with its metadata in the default file; none, the default file —
+// or the keyring when the file says its secrets are there, or when a
+// login finds a keyring available and unlocked (then the app's chain moves
+// there). Where there is no Secret Service (CI, SSH), the file, silently.
 func (f *Factory) openStore() (*store.Store, error) {
-	path := f.Global.StoreArg
+	return f.openStoreFor(false)
+}
+
+// openStoreFor is openStore; login says that a new login may move the
+// tokens into a keyring found available.
+func (f *Factory) openStoreFor(login bool) (*store.Store, error) {
+	arg := f.Global.StoreArg
+	service, keyring := "", false
+	if svc, ok := strings.CutPrefix(arg, "keyring:"); ok || arg == "keyring" {
+		service, keyring, arg = svc, true, ""
+	}
+	path := arg
 	if path == "" {
 		p, err := store.DefaultPath()
 		if err != nil {
@@ -55,7 +75,55 @@ func (f *Factory) openStore() (*store.Store, error) {
 		return nil, err
 	}
 	f.warnLoose(abs, "the token store")
-	return &store.Store{Path: abs, LockTimeout: f.Global.LockTimeout}, nil
+	file := &store.Store{Path: abs, LockTimeout: f.Global.LockTimeout}
+	inKeyring := func(svc string) *store.Store {
+		st := *file
+		b := keyringstore.New(svc, file)
+		if login {
+			// A damaged item must not stop the login that replaces it.
+			b = b.Tolerant()
+		}
+		st.Backend = b
+		return &st
+	}
+	switch {
+	case keyring:
+		return inKeyring(service), nil
+	case arg != "":
+		return file, nil
+	}
+	if snap, err := file.Load(); err == nil && len(keyringstore.KeptInKeyring(snap)) > 0 {
+		return inKeyring(""), nil
+	}
+	if !login || !f.keyringReachable() {
+		return file, nil
+	}
+	if err := keyringstore.Available(); err != nil {
+		var u *keyringstore.UnavailableError
+		if !errors.As(err, &u) {
+			f.say("twauth: the OS keyring cannot be used (%v): tokens stay in %s", err, abs)
+		}
+		return file, nil
+	}
+	return inKeyring(""), nil
+}
+
+// keyringReachable reports whether a keyring may be there to probe: on
+// Linux and the BSDs only with a D-Bus session (a desktop), so that CI and
+// SSH sessions never wait on one.
+func (f *Factory) keyringReachable() bool {
+	switch f.goos() {
+	case "darwin", "windows":
+		return true
+	}
+	return f.Getenv("DBUS_SESSION_BUS_ADDRESS") != ""
+}
+
+func (f *Factory) goos() string {
+	if f.GOOS != "" {
+		return f.GOOS
+	}
+	return runtime.GOOS
 }
 
 func (f *Factory) warnLoose(path, what string) {

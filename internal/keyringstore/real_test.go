@@ -349,7 +349,8 @@ func lookup(t *testing.T, key string) string {
 }
 
 // search lists the items of service twauth as secret-tool shows them
-// (label, secret, attribute.NAME), by username; creation times left out.
+// (label, secret, attribute.NAME), by username; creation times and the
+// schema line (printed to stderr, so its place in the output varies) left out.
 func search(t *testing.T) []map[string]string {
 	t.Helper()
 	cmd := exec.Command("secret-tool", "search", "--all", "service", "twauth")
@@ -367,7 +368,7 @@ func search(t *testing.T) []map[string]string {
 			continue
 		}
 		k, v, ok := strings.Cut(line, " = ")
-		if !ok || len(items) == 0 || k == "created" || k == "modified" {
+		if !ok || len(items) == 0 || k == "created" || k == "modified" || k == "schema" {
 			continue
 		}
 		items[len(items)-1][k] = v

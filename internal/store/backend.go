@@ -65,6 +65,11 @@ func (s *Store) backend() Backend {
 	return fileBackend{s}
 }
 
+// FileBackend is the JSON file at s.Path, whatever s.Backend says: a
+// backend that keeps secrets elsewhere (the keyring) keeps its metadata,
+// lock and journals in this file.
+func FileBackend(s *Store) Backend { return fileBackend{s} }
+
 // fileBackend is the JSON file at Store.Path, its lock file, and the
 // journals and temp files beside it.
 type fileBackend struct{ s *Store }
