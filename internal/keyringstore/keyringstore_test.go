@@ -344,7 +344,7 @@ type fakeX struct {
 
 func (x *fakeX) rotation(id string) store.Rotation {
 	return store.Rotation{
-		Key:      id,
+		Key: id,
 		Refresh: func(_ context.Context, rt string, journal func([]byte)) (store.Grant, error) {
 			x.sent = append(x.sent, rt)
 			x.next++
