@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
+	"github.com/twauth/twauth/internal/testport"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -47,12 +47,7 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		UpdateScripts:       os.Getenv("TWAUTH_UPDATE_SCRIPTS") != "",
 		Setup: func(env *testscript.Env) error {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				return err
-			}
-			port := ln.Addr().(*net.TCPAddr).Port
-			ln.Close()
+			port := testport.Free(env.T())
 			redirect := fmt.Sprintf("http://127.0.0.1:%d/callback", port)
 			srv := xtest.NewServer(xtest.Options{Clients: []xtest.Client{
 				{ID: scriptPublicID, RedirectURIs: []string{redirect}},

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/twauth/twauth/internal/testport"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,10 +115,5 @@ func BenchmarkTokenCached(b *testing.B) {
 
 func freePortB(b *testing.B) int {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return testport.Free(b)
 }

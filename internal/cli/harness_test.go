@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/twauth/twauth/internal/testport"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -91,12 +91,7 @@ func newWorld(t *testing.T, opts ...func(*xtest.Options)) *world {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return testport.Free(t)
 }
 
 type result struct {

@@ -9,8 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/twauth/twauth/internal/testport"
 	"image/png"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -178,12 +178,7 @@ func step(t *testing.T, tab context.Context) context.Context {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return testport.Free(t)
 }
 
 type result struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/twauth/twauth/internal/testport"
 	"io"
 	"net"
 	"net/http"
@@ -18,12 +19,7 @@ const testState = "s7Yx0Jc0oN3b0yZbq8Qb3I1m8P3cVb4Z3HkqQeWm1aQ"
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return testport.Free(t)
 }
 
 type rejects struct {

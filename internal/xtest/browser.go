@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -95,6 +97,13 @@ func (b *HTTPBrowser) OpenContext(ctx context.Context, rawURL string) error {
 	target, err := url.Parse(rawURL)
 	if err != nil {
 		return fmt.Errorf("browser: bad URL: %w", err)
+	}
+	if target.Scheme == "file" {
+		// A local page, as twauth hands a browser it starts: follow its
+		// meta refresh as a browser does.
+		if target, err = followLocalPage(target); err != nil {
+			return err
+		}
 	}
 	for step := 0; ; step++ {
 		if step == maxSteps {
@@ -268,4 +277,25 @@ func parseAttrs(s string) map[string]string {
 		out[name] = html.UnescapeString(m[2] + m[3] + m[4])
 	}
 	return out
+}
+
+// metaRefresh finds the target of a page's <meta http-equiv="refresh">.
+var metaRefresh = regexp.MustCompile(`(?i)<meta\s+http-equiv="refresh"\s+content="\d+;\s*url=([^"]+)"`)
+
+// followLocalPage reads the file:// page at u and returns where its meta
+// refresh leads.
+func followLocalPage(u *url.URL) (*url.URL, error) {
+	data, err := os.ReadFile(filepath.FromSlash(u.Path))
+	if err != nil {
+		return nil, fmt.Errorf("browser: %w", err)
+	}
+	m := metaRefresh.FindSubmatch(data)
+	if m == nil {
+		return nil, fmt.Errorf("browser: the page %s leads nowhere", u.Path)
+	}
+	next, err := url.Parse(html.UnescapeString(string(m[1])))
+	if err != nil {
+		return nil, fmt.Errorf("browser: the page %s leads to a bad URL: %w", u.Path, err)
+	}
+	return next, nil
 }
