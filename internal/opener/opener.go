@@ -1,7 +1,8 @@
 // Package opener opens the authorization URL in a browser: a command the
-// user named (--browser or $BROWSER), else the system's opener through
-// github.com/pkg/browser. It also decides when no browser can be opened at
-// all, so that a login on a headless machine does not wait in vain.
+// user named (--browser or $BROWSER), else the system's opener (under WSL,
+// the Windows browser; elsewhere github.com/pkg/browser). It also decides
+// when no browser can be opened at all, so that a login on a headless
+// machine does not wait in vain.
 package opener
 
 import (
@@ -59,11 +60,14 @@ func Command(spec string, stderr io.Writer) (Func, error) {
 // pkgBrowser guards github.com/pkg/browser's package-level writers.
 var pkgBrowser sync.Mutex
 
-// System returns a Func that opens the URL with the system's opener
-// (xdg-open, open, rundll32) via github.com/pkg/browser, its output routed
-// to stderr.
+// System returns a Func that opens the URL with the system's opener, its
+// output routed to stderr: under WSL the Windows browser (see
+// Env.WSLLaunch), else xdg-open, open or rundll32 via github.com/pkg/browser.
 func System(stderr io.Writer) Func {
 	return func(ctx context.Context, url string) error {
+		if l, ok := SystemEnv().WSLLaunch(url); ok {
+			return l.run(ctx, stderr)
+		}
 		pkgBrowser.Lock()
 		defer pkgBrowser.Unlock()
 		browser.Stdout, browser.Stderr = stderr, stderr
