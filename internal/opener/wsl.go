@@ -1,33 +1,33 @@
 package opener
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 )
 
-// Env is the part of the outside world that decides how a browser opens:
-// the operating system, the environment, which files exist and which
-// commands are on $PATH. SystemEnv is the running process's; tests build
-// their own.
-type Env struct {
-	GOOS   string
-	Getenv func(string) string
-	// Exists reports whether a file exists; nil: none does.
-	Exists func(name string) bool
-	// LookPath finds a command as exec.LookPath does; nil: none is found.
-	LookPath func(file string) (string, error)
-}
+// wslInteropFiles are the binfmt_misc entries through which WSL runs
+// Windows programs: one exists while WSL's Windows interop is on ("-late"
+// where the distro boots with systemd).
+var wslInteropFiles = [...]string{"/proc/sys/fs/binfmt_misc/WSLInterop", "/proc/sys/fs/binfmt_misc/WSLInterop-late"}
 
-// SystemEnv is the Env of the running process.
-func SystemEnv() Env {
-	return Env{GOOS: runtime.GOOS, Getenv: os.Getenv, Exists: fileExists, LookPath: exec.LookPath}
+// isWSL reports whether this is Linux under the Windows Subsystem for
+// Linux: WSL sets $WSL_DISTRO_NAME (and $WSL_INTEROP), and registers a
+// WSLInterop binfmt_misc entry, which stays when sudo or env -i drop the
+// variables. exists reports whether a file exists; nil: none does.
+func isWSL(goos string, getenv func(string) string, exists func(string) bool) bool {
+	if goos != "linux" {
+		return false
+	}
+	if getenv("WSL_DISTRO_NAME") != "" || getenv("WSL_INTEROP") != "" {
+		return true
+	}
+	for _, f := range wslInteropFiles {
+		if exists != nil && exists(f) {
+			return true
+		}
+	}
+	return false
 }
 
 func fileExists(name string) bool {
@@ -35,95 +35,43 @@ func fileExists(name string) bool {
 	return err == nil
 }
 
-func (e Env) getenv(key string) string {
-	if e.Getenv == nil {
-		return ""
-	}
-	return e.Getenv(key)
-}
-
-func (e Env) exists(name string) bool { return e.Exists != nil && e.Exists(name) }
-
-func (e Env) lookPath(file string) (string, bool) {
-	if e.LookPath == nil {
-		return "", false
-	}
-	p, err := e.LookPath(file)
-	return p, err == nil
-}
-
-// The binfmt_misc entries through which WSL runs Windows programs: one of
-// them exists while WSL's Windows interop is on ("-late" where the distro
-// boots with systemd).
-var wslInteropFiles = []string{"/proc/sys/fs/binfmt_misc/WSLInterop", "/proc/sys/fs/binfmt_misc/WSLInterop-late"}
-
-// Where cmd.exe and explorer.exe are in WSL's default mount of drive C:,
-// for when the Windows directories are not on $PATH
-// (appendWindowsPath=false in /etc/wsl.conf).
-const (
-	wslCmd      = "/mnt/c/Windows/System32/cmd.exe"
-	wslExplorer = "/mnt/c/Windows/explorer.exe"
+// Openers of a URL, the first found wins. Under WSL, the Windows browser
+// comes first: wslview (from wslu), then cmd.exe's start, then
+// explorer.exe, each Windows program on $PATH, else at its place on drive
+// C: (for when /etc/wsl.conf sets appendWindowsPath=false); then, as on
+// other Unix systems, the desktop's opener, as github.com/pkg/browser
+// tries them.
+var (
+	wslOpeners = []string{"wslview", "cmd.exe", "/mnt/c/Windows/System32/cmd.exe", "explorer.exe", "/mnt/c/Windows/explorer.exe"}
+	xdgOpeners = []string{"xdg-open", "x-www-browser", "www-browser"}
 )
 
-// WSL reports whether this is Linux under the Windows Subsystem for Linux:
-// WSL sets $WSL_DISTRO_NAME (and $WSL_INTEROP), and registers a WSLInterop
-// binfmt_misc entry, which remains when sudo or env -i drop the variables.
-func (e Env) WSL() bool {
-	if e.GOOS != "linux" {
-		return false
+// systemCommand returns the command line, and the directory to run it in,
+// that opens url with the system's opener on goos (not windows, which has
+// ShellExecute), under WSL when wsl is set, given a lookPath like
+// exec.LookPath; argv is nil when none is found.
+func systemCommand(goos string, wsl bool, lookPath func(string) (string, error), url string) (argv []string, dir string) {
+	names := xdgOpeners
+	if goos == "darwin" {
+		names = []string{"open"}
+	} else if wsl {
+		names = append(wslOpeners[:len(wslOpeners):len(wslOpeners)], xdgOpeners...)
 	}
-	if e.getenv("WSL_DISTRO_NAME") != "" || e.getenv("WSL_INTEROP") != "" {
-		return true
-	}
-	for _, f := range wslInteropFiles {
-		if e.exists(f) {
-			return true
+	for _, name := range names {
+		p, err := lookPath(name)
+		if err != nil {
+			continue
 		}
+		if strings.HasSuffix(name, "cmd.exe") {
+			// The empty argument is start's window title: without it, start
+			// would take a quoted URL for one. cmd.exe runs in its own
+			// directory: started in a Linux one (a \\wsl$ UNC path), it
+			// warns that UNC paths are not supported.
+			return []string{p, "/c", "start", "", cmdEscape(url)}, filepath.Dir(p)
+		}
+		return []string{p, url}, ""
 	}
-	return false
-}
-
-// Launch is a command line that opens a URL.
-type Launch struct {
-	Argv []string
-	// Dir is the working directory; empty: the current one.
-	Dir string
-}
-
-// WSLLaunch returns the command line that opens url in the Windows
-// browser from WSL: wslview (from wslu) when it is on $PATH, else
-// cmd.exe's start, else explorer.exe. ok is false when this is not WSL or
-// none of them can be found; then a Linux opener (xdg-open) is the way left.
-func (e Env) WSLLaunch(url string) (l Launch, ok bool) {
-	if !e.WSL() {
-		return Launch{}, false
-	}
-	if p, ok := e.lookPath("wslview"); ok {
-		return Launch{Argv: []string{p, url}}, true
-	}
-	if p, ok := e.windowsProgram("cmd.exe", wslCmd); ok {
-		// The empty argument is start's window title: without it, start
-		// would take a quoted first argument for one. cmd.exe runs in its
-		// own directory: started in a Linux one (a \\wsl$ UNC path), it
-		// warns that UNC paths are not supported.
-		return Launch{Argv: []string{p, "/c", "start", "", cmdEscape(url)}, Dir: filepath.Dir(p)}, true
-	}
-	if p, ok := e.windowsProgram("explorer.exe", wslExplorer); ok {
-		return Launch{Argv: []string{p, url}}, true
-	}
-	return Launch{}, false
-}
-
-// windowsProgram finds a Windows program on $PATH, else at its place on
-// drive C:.
-func (e Env) windowsProgram(name, fallback string) (string, bool) {
-	if p, ok := e.lookPath(name); ok {
-		return p, true
-	}
-	if e.exists(fallback) {
-		return fallback, true
-	}
-	return "", false
+	return nil, ""
 }
 
 // cmdEscape makes url one literal word on cmd.exe's command line. WSL hands
@@ -132,39 +80,24 @@ func (e Env) windowsProgram(name, fallback string) (string, bool) {
 // would end the command) and expands %NAME%. A caret before an operator,
 // and after each % but a last one (a caret ending the line would continue
 // it), keeps every character literal: cmd.exe removes the carets after it
-// has looked for variables, and no variable name starts with one. Blanks, quotes, control and non-ASCII characters, which no
-// valid URL holds, are percent-encoded first, so that WSL never quotes the
-// word (cmd.exe would not understand its backslash escapes).
+// has looked for variables, and no variable name starts with one. Blanks,
+// quotes, control and non-ASCII characters, which no valid URL holds, are
+// percent-encoded first, so that WSL never quotes the word (cmd.exe would
+// not understand its backslash escapes).
 func cmdEscape(url string) string {
-	var b strings.Builder
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(url)+len(url)/4)
 	for i := 0; i < len(url); i++ {
-		c := url[i]
-		switch {
+		switch c := url[i]; {
 		case c <= ' ' || c == '"' || c >= 0x7f:
-			fmt.Fprintf(&b, "%%^%02X", c)
+			b = append(b, '%', '^', hex[c>>4], hex[c&15])
 		case c == '%' && i+1 < len(url):
-			b.WriteString("%^")
+			b = append(b, '%', '^')
 		case strings.IndexByte("^&|<>()", c) >= 0:
-			b.WriteByte('^')
-			b.WriteByte(c)
+			b = append(b, '^', c)
 		default:
-			b.WriteByte(c)
+			b = append(b, c)
 		}
 	}
-	return b.String()
-}
-
-// run runs the launch under ctx, its output to stderr.
-func (l Launch) run(ctx context.Context, stderr io.Writer) error {
-	if len(l.Argv) == 0 {
-		return errors.New("no command to open the browser")
-	}
-	cmd := exec.CommandContext(ctx, l.Argv[0], l.Argv[1:]...)
-	cmd.Dir = l.Dir
-	cmd.Stdout = stderr
-	cmd.Stderr = stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s: %w", filepath.Base(l.Argv[0]), err)
-	}
-	return nil
+	return string(b)
 }
