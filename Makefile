@@ -8,7 +8,13 @@ LDFLAGS := -X github.com/twauth/twauth/internal/cli.version=$(VERSION)
 # spurious "context deadline exceeded" at its end (go.dev/issue/75804, fixed in go1.27).
 FUZZTIME ?= 150000x
 
-.PHONY: build install test lint fuzz bench demo clean
+# Release files take their times from the last commit (reproducible-builds.org).
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# make dist's GOOS/GOARCH pairs; empty: scripts/dist's own list (linux, darwin,
+# windows, freebsd on amd64 and arm64).
+PLATFORMS ?=
+
+.PHONY: build install test lint fuzz bench demo man dist clean
 
 # CGO_ENABLED=0: a static binary with Go's own DNS resolver starts about
 # 3 ms sooner than one linked to libc (BENCHMARKS.md), and twauth needs no C.
@@ -27,7 +33,7 @@ test:
 
 ## lint: gofmt, go vet, staticcheck (a go.mod tool)
 lint:
-	@out=$$(gofmt -l cmd internal); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l cmd internal scripts); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
@@ -49,5 +55,15 @@ bench:
 demo: build
 	./scripts/demo.sh $(BIN)
 
+## man: man/twauth.1 and a page per command, from the command tree (not committed)
+man:
+	rm -rf man
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./scripts/genman -version '$(VERSION)' man
+
+## dist: release archives, .debs (linux) and SHA256SUMS in dist/ (see scripts/dist)
+dist: man
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./scripts/dist -version '$(VERSION)' -ldflags '$(LDFLAGS)' \
+		-man man -out dist $(if $(PLATFORMS),-platforms '$(PLATFORMS)')
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) man dist

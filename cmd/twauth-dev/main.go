@@ -3,12 +3,17 @@
 //	twauth-dev serve [flags]        serve a fake X authorization server on loopback
 //	twauth-dev browse [flags] URL   play the user: open URL, press "Authorize app"
 //
-// serve prints one line per setting on stdout (auth-url=, token-url=,
-// revoke-url=, api-url=, client-id=) and runs until SIGINT or SIGTERM.
-// browse is meant for twauth's --browser flag, which passes the URL as the
-// last argument:
+// serve prints its settings on stdout as shell export lines of twauth's
+// variables (TWAUTH_AUTH_URL, …), and on stderr a twauth login command line
+// that uses them, then runs until SIGINT or SIGTERM. With --print-env it
+// prints the export lines and exits, for another shell:
 //
-//	twauth login --browser "twauth-dev browse" ...
+//	./bin/twauth-dev serve                          # one shell
+//	eval "$(./bin/twauth-dev serve --print-env)"    # another
+//	./bin/twauth login --browser './bin/twauth-dev browse'
+//
+// browse is meant for twauth's --browser flag, which passes the URL as the
+// last argument.
 package main
 
 import (
@@ -41,7 +46,7 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[0], os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
@@ -53,16 +58,16 @@ const usage = `usage:
 Run "twauth-dev serve -h" or "twauth-dev browse -h" for the flags.
 `
 
-// run is the whole command; it returns the exit code: 0 ok, 1 failure,
-// 2 usage error.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// run is the whole command, invoked as prog (argv[0]); it returns the exit
+// code: 0 ok, 1 failure, 2 usage error.
+func run(ctx context.Context, prog string, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
 	switch args[0] {
 	case "serve":
-		return serve(ctx, args[1:], stdout, stderr)
+		return serve(ctx, prog, args[1:], stdout, stderr)
 	case "browse":
 		return browse(ctx, args[1:], stderr)
 	case "help", "-h", "-help", "--help":
@@ -79,7 +84,7 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func serve(ctx context.Context, prog string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("twauth-dev serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", defaultAddr, "`host:port` to listen on; the host must be loopback (127.0.0.1, ::1, localhost); port 0 picks a free one")
@@ -94,6 +99,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	accessTTL := fs.Duration("access-ttl", xtest.DefaultAccessTTL, "life of an access token (expires_in)")
 	readyFile := fs.String("ready-file", "", "write the listen address to `FILE` once listening (removed at shutdown)")
 	quiet := fs.Bool("quiet", false, "do not log requests on stderr")
+	printEnv := fs.Bool("print-env", false, "print the export lines of a server with these flags and exit, serving nothing (for eval in another shell; needs a fixed port)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: twauth-dev serve [flags]\n\nServes a fake of X's OAuth 2.0 server until SIGINT or SIGTERM.\n\n")
 		fs.PrintDefaults()
@@ -126,6 +132,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "twauth-dev serve: %v\n", err)
 		return 2
 	}
+	if *printEnv {
+		if _, port, _ := net.SplitHostPort(listenAddr); port == "0" {
+			fmt.Fprintf(stderr, "twauth-dev serve: --print-env needs the server's fixed port, not --addr %s: port 0 is chosen when it starts\n", *addr)
+			return 2
+		}
+		printExports(stdout, devSettings(listenAddr, *clientID, redirects))
+		return 0
+	}
 	ln, err := net.Listen(network, listenAddr)
 	if err != nil {
 		fmt.Fprintf(stderr, "twauth-dev serve: %v\n", err)
@@ -151,11 +165,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		MaxHeaderBytes:    64 << 10,
 	}
 
-	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "auth-url=%s%s\ntoken-url=%s%s\nrevoke-url=%s%s\napi-url=%s\nclient-id=%s\n",
-		base, xtest.AuthorizePath, base, xtest.TokenPath, base, xtest.RevokePath, base, *clientID)
+	settings := devSettings(ln.Addr().String(), *clientID, redirects)
+	printExports(stdout, settings)
 	if !*quiet {
-		printHint(stderr, base, *clientID, *secret != "", redirects[0])
+		printHint(stderr, prog, ln.Addr().String(), settings, *secret != "")
 	}
 
 	served := make(chan error, 1)
@@ -176,6 +189,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case <-ctx.Done():
 	}
 	fake.Close()
+	// The tokens that dev logins saved are worthless once the server stops.
+	_ = os.RemoveAll(devDir(ln.Addr().String()))
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
@@ -228,17 +243,82 @@ func writeReadyFile(name, addr string) error {
 	return nil
 }
 
-func printHint(w io.Writer, base, clientID string, confidential bool, redirectURI string) {
-	fmt.Fprintf(w, "twauth-dev: fake X server on %s (Ctrl-C to stop). Try:\n", base)
-	fmt.Fprintf(w, "  twauth login --client-id %s --auth-url %s%s --token-url %s%s --revoke-url %s%s --api-url %s",
-		clientID, base, xtest.AuthorizePath, base, xtest.TokenPath, base, xtest.RevokePath, base)
-	if redirectURI != defaultRedirectURI {
-		fmt.Fprintf(w, " --redirect-uri %s", redirectURI)
+// setting is one of twauth's settings for the dev server: its flag, whose
+// variable is TWAUTH_<FLAG>, and its value.
+type setting struct{ flag, value string }
+
+// devSettings are the twauth settings that log in to the server at addr:
+// its endpoints, its app, and a Config.toml and store of their own in
+// devDir, so that a dev login leaves the user's own alone.
+func devSettings(addr, clientID string, redirects []string) []setting {
+	base, dir := "http://"+addr, devDir(addr)
+	return []setting{
+		{"auth-url", base + xtest.AuthorizePath},
+		{"token-url", base + xtest.TokenPath},
+		{"revoke-url", base + xtest.RevokePath},
+		{"api-url", base},
+		{"client-id", clientID},
+		{"redirect-uri", strings.Join(redirects, " ")},
+		{"config", filepath.Join(dir, "Config.toml")},
+		{"store", filepath.Join(dir, "tokens.json")},
 	}
-	fmt.Fprintln(w, ` --browser "twauth-dev browse"`)
+}
+
+// devDir is the directory of the twauth files of the server at addr, in
+// the temporary directory and named by its port, so that --print-env names
+// it too; the server removes it when it stops.
+func devDir(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return filepath.Join(os.TempDir(), "twauth-dev-"+port)
+}
+
+// printExports prints settings as lines of export VAR=value for a POSIX
+// shell.
+func printExports(w io.Writer, settings []setting) {
+	for _, s := range settings {
+		fmt.Fprintf(w, "export TWAUTH_%s=%s\n", strings.ToUpper(strings.ReplaceAll(s.flag, "-", "_")), shellQuote(s.value))
+	}
+}
+
+// printHint tells how to log in to the server: a twauth login line with
+// every setting as a flag, which runs as printed from the directory where
+// twauth-dev was started (./bin/twauth-dev gives ./bin/twauth), and the
+// shorter way through the export lines. The serve flags that change them
+// are in the --print-env line.
+func printHint(w io.Writer, prog, addr string, settings []setting, confidential bool) {
+	twauth, dev := "twauth", prog
+	if i := strings.LastIndexByte(prog, '/'); i >= 0 {
+		twauth = prog[:i+1] + "twauth"
+	}
+	browser := "--browser " + shellQuote(shellQuote(dev)+" browse")
+	var login, printEnv strings.Builder
+	for _, s := range settings {
+		for _, v := range strings.Fields(s.value) { // --redirect-uri repeats
+			flag := " --" + s.flag + " " + shellQuote(v)
+			login.WriteString(flag)
+			if s.flag == "client-id" && v != defaultClientID || s.flag == "redirect-uri" && s.value != defaultRedirectURI {
+				printEnv.WriteString(flag)
+			}
+		}
+	}
+	if addr != defaultAddr {
+		printEnv.WriteString(" --addr " + addr)
+	}
+	fmt.Fprintf(w, "twauth-dev: fake X server on http://%s (Ctrl-C to stop). Log in to it with:\n", addr)
+	fmt.Fprintf(w, "  %s login%s %s\n", shellQuote(twauth), login.String(), browser)
+	fmt.Fprintf(w, "or, in another shell, take the export lines above with\n  eval \"$(%s serve --print-env%s)\"\n", shellQuote(dev), printEnv.String())
+	fmt.Fprintf(w, "and run %s login %s (then status, token, refresh, revoke)\n", shellQuote(twauth), browser)
 	if confidential {
-		fmt.Fprintln(w, "  with TWAUTH_CLIENT_SECRET set to the --client-secret given here")
+		fmt.Fprintln(w, "with TWAUTH_CLIENT_SECRET set to the --client-secret given here")
 	}
+}
+
+// shellQuote quotes s for a POSIX shell, leaving plain words as they are.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // statusWriter remembers the status of a response.

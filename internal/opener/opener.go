@@ -1,7 +1,8 @@
 // Package opener opens the authorization URL in a browser: a command the
-// user named (--browser or $BROWSER), else the system's opener through
-// github.com/pkg/browser. It also decides when no browser can be opened at
-// all, so that a login on a headless machine does not wait in vain.
+// user named (--browser or $BROWSER), else the system's opener (xdg-open,
+// open, ShellExecute on Windows; under WSL, the Windows browser). It also
+// decides when no browser can be opened at all, so that a login on a
+// headless machine does not wait in vain.
 package opener
 
 import (
@@ -11,9 +12,6 @@ import (
 	"io"
 	"os/exec"
 	"strings"
-	"sync"
-
-	"github.com/pkg/browser"
 )
 
 // Func opens url in a browser and returns when the opener has finished
@@ -46,29 +44,27 @@ func Command(spec string, stderr io.Writer) (Func, error) {
 		if !substituted {
 			args = append(args, url)
 		}
-		cmd := exec.CommandContext(ctx, argv[0], args...)
-		cmd.Stdout = stderr
-		cmd.Stderr = stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("browser command %s: %w", argv[0], err)
-		}
-		return nil
+		return start(ctx, argv[0], args, "", stderr)
 	}, nil
 }
 
-// pkgBrowser guards github.com/pkg/browser's package-level writers.
-var pkgBrowser sync.Mutex
-
-// System returns a Func that opens the URL with the system's opener
-// (xdg-open, open, rundll32) via github.com/pkg/browser, its output routed
-// to stderr.
-func System(stderr io.Writer) Func {
-	return func(ctx context.Context, url string) error {
-		pkgBrowser.Lock()
-		defer pkgBrowser.Unlock()
-		browser.Stdout, browser.Stderr = stderr, stderr
-		return browser.OpenURL(url)
+// start runs a browser command in dir, its output to stderr, and waits for
+// it.
+func start(ctx context.Context, name string, args []string, dir string, stderr io.Writer) error {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Stdout = stderr
+	cmd.Stderr = stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("browser command %s: %w", name, err)
 	}
+	return nil
+}
+
+// System returns a Func that opens the URL with the system's opener, its
+// output routed to stderr: see systemCommand, and on Windows ShellExecute.
+func System(stderr io.Writer) Func {
+	return func(ctx context.Context, url string) error { return systemOpen(ctx, url, stderr) }
 }
 
 // splitWords splits s into words separated by blanks, honouring single and
