@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/twauth/twauth/internal/opener"
 )
 
 // launchPage writes a page that sends the browser on to authURL, readable
@@ -43,5 +45,8 @@ func launchPage(authURL string) (pageURL string, cleanup func(), err error) {
 }
 
 // opensDirectly reports whether the browser must get the URL itself: under
-// WSL the Windows browser cannot read a page in the Linux file system.
-var opensDirectly = func(goos string) bool { return false }
+// WSL the Windows browser cannot read a page in the Linux file system (the
+// URL is then on the Windows side's command line: SECURITY.md says so).
+func opensDirectly(goos string) bool {
+	return goos == "linux" && runtime.GOOS == "linux" && opener.WSL()
+}

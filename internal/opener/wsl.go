@@ -3,6 +3,7 @@ package opener
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -101,3 +102,7 @@ func cmdEscape(url string) string {
 	}
 	return string(b)
 }
+
+// WSL reports whether this process runs under the Windows Subsystem for
+// Linux, where the browser is a Windows program.
+func WSL() bool { return isWSL(runtime.GOOS, os.Getenv, fileExists) }
