@@ -59,12 +59,10 @@ func Load(path string) (doc *Doc, exists bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
-	doc, err = Parse(data)
+	doc, err = parse(data, path)
 	if err != nil {
-		err.(*Error).Path = path
 		return nil, true, err
 	}
-	doc.path = path
 	return doc, true, nil
 }
 

@@ -93,7 +93,7 @@ func tableKey(t *testing.T, data []byte) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix, err := d.index(nil)
+	ix, err := d.index(nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

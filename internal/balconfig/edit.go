@@ -50,12 +50,13 @@ func (ix *index) lookup(path []string, verb string) (*target, error) {
 			continue
 		}
 		base := len(s.key)
+		kvs, last := ix.pairs(s)
 		if len(path)-base == 1 {
 			// The section is the path's parent table: a new key goes after
 			// its last pair, or after its header.
-			t.section, t.anchor, t.base = s, s.last, base
+			t.section, t.anchor, t.base = s, last, base
 		}
-		r, done, err := d.scan(s.kvs, base, path, verb)
+		r, done, err := d.scan(kvs, base, path, verb)
 		if err != nil {
 			return nil, err
 		}
@@ -196,7 +197,7 @@ func (ix *index) get(path []string) (string, bool, error) {
 	if t.kv.kind != unstable.String {
 		return "", false, d.notString(t.kv, path, "read")
 	}
-	return t.kv.str, true, nil
+	return d.str(t.kv), true, nil
 }
 
 // Set writes value as the string at keyPath, in place: every other byte of
@@ -250,7 +251,7 @@ func (d *Doc) Set(keyPath, value string) error {
 		if t.kv.kind != unstable.String {
 			return d.notString(t.kv, path, "set")
 		}
-		if t.kv.str == value {
+		if d.str(t.kv) == value {
 			return nil
 		}
 		at, end, text = t.kv.valStart, t.kv.valEnd, quote(value)
@@ -258,8 +259,8 @@ func (d *Doc) Set(keyPath, value string) error {
 		at, end, text = d.insertInline(t.in, path[t.base:], value)
 	case t.anchor != nil:
 		a := t.anchor
-		indent := string(d.data[a.lineStart:a.start])
-		at, text = d.afterLine(a.lineEnd, indent+keyString(path[t.base:])+d.separator(a)+quote(value))
+		indent := string(d.data[d.lineStartOf(a):a.start])
+		at, text = d.afterLine(d.lineEndOf(a), indent+keyString(path[t.base:])+d.separator(a)+quote(value))
 		end = at
 	case t.section != nil && len(t.section.key) > 0:
 		at, text = d.afterLine(t.section.lineEnd, keyString(path[t.base:])+" = "+quote(value))
@@ -323,11 +324,11 @@ type edit struct {
 	text    string
 }
 
-// apply makes the edits (in order, not overlapping) and re-parses the whole result: it
-// keeps it only if it is valid TOML (all of its syntax, and TOML's rules on
-// defining keys for the keys sharing the path's first part: the only ones
-// the edit can clash with; toml.Unmarshal checks all of a small file too)
-// and ok accepts it. Failing that is a bug, reported as such.
+// apply makes the edits (in order, not overlapping) and re-parses the whole
+// result: it keeps it only if it is valid TOML (all of its syntax, and
+// TOML's rules on defining keys for the keys sharing the path's first part:
+// the only ones the edit can clash with) and ok accepts it. Failing that is
+// a bug, reported as such.
 func (d *Doc) apply(path []string, edits []edit, ok func(*index) bool) error {
 	size := len(d.data)
 	for _, e := range edits {
@@ -344,10 +345,7 @@ func (d *Doc) apply(path []string, edits []edit, ok func(*index) bool) error {
 	at := edits[0].at
 	nd := newDoc(data)
 	nd.path = d.path
-	nix, err := nd.index(&path[0])
-	if err == nil {
-		err = nd.unmarshalCheck()
-	}
+	nix, err := nd.index(&path[0], false)
 	if err != nil {
 		return d.errorAt(at, "internal error: editing %s would make the file invalid (%s); the file was left as it was, please report this",
 			keyString(path), strings.TrimPrefix(err.(*Error).Reason, "invalid TOML: "))
@@ -457,7 +455,7 @@ func (d *Doc) insertInline(t *inlineTable, key []string, value string) (at, end 
 // lines. For the last line of a file without a final newline, the newline
 // before it goes instead, so that the file still lacks one.
 func (d *Doc) lineRemoval(kv *keyval) (int, int) {
-	at, end := kv.lineStart, kv.lineEnd
+	at, end := d.lineStartOf(kv), d.lineEndOf(kv)
 	if end == len(d.data) && (end == d.bom || d.data[end-1] != '\n') && at > d.bom {
 		at-- // the '\n' ending the previous line
 		if at > d.bom && d.data[at-1] == '\r' {
