@@ -62,42 +62,49 @@ const MaxSize = 16 << 20
 // naming path, and is not read at all: a FIFO is never opened for reading,
 // which could wait forever.
 func readFile(path string) (data []byte, exists bool, err error) {
+	data, _, exists, err = readPrefix(path, MaxSize+1)
+	return data, exists, err
+}
+
+// readPrefix is readFile that stops after limit bytes; whole reports
+// whether data is all of the file.
+func readPrefix(path string, limit int) (data []byte, whole, exists bool, err error) {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, nil
+		return nil, false, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	if err := checkFile(path, fi); err != nil {
-		return nil, true, err
+		return nil, false, true, err
 	}
 	f, err := os.OpenFile(path, os.O_RDONLY|openFlags, 0)
 	if err != nil {
-		return nil, true, err
+		return nil, false, true, err
 	}
 	defer f.Close()
 	// The file may have been replaced since the Stat.
 	if fi, err = f.Stat(); err != nil {
-		return nil, true, err
+		return nil, false, true, err
 	}
 	if err := checkFile(path, fi); err != nil {
-		return nil, true, err
+		return nil, false, true, err
 	}
-	data = make([]byte, 0, fi.Size()+1)
+	data = make([]byte, 0, min(fi.Size()+1, int64(limit)))
 	for {
 		n, err := f.Read(data[len(data):cap(data)])
 		data = data[:len(data)+n]
-		if len(data) > MaxSize {
-			return nil, true, tooLarge(path, int64(len(data)))
-		}
-		if err == io.EOF {
-			return data, true, nil
-		}
-		if err != nil {
-			return nil, true, err
-		}
-		if len(data) == cap(data) {
+		switch {
+		case err == io.EOF:
+			return data, true, true, nil
+		case err != nil:
+			return nil, false, true, err
+		case len(data) > MaxSize:
+			return nil, false, true, tooLarge(path, int64(len(data)))
+		case len(data) >= limit:
+			return data, false, true, nil
+		case len(data) == cap(data):
 			data = slices.Grow(data, 4096) // the file grew since the Stat
 		}
 	}
@@ -165,19 +172,38 @@ func Peek(path, keyPath string) (value string, found, exists bool, err error) {
 		err.(*Error).Path = path
 		return "", false, false, err
 	}
-	data, exists, err := readFile(path)
+	top := len(keys) == 1
+	limit := MaxSize + 1
+	if top {
+		limit = peekPrefix
+	}
+	data, whole, exists, err := readPrefix(path, limit)
 	if err != nil || !exists {
 		return "", false, exists, err
 	}
 	d := newDoc(data)
 	d.path = path
-	ix, err := d.index(&keys[0], len(keys) == 1)
+	ix, err := d.index(&keys[0], top)
+	if !whole && (err != nil || ix.first < 0) {
+		// No header in the first bytes, or they end inside an expression:
+		// read it all.
+		if data, exists, err = readFile(path); err != nil || !exists {
+			return "", false, exists, err
+		}
+		d = newDoc(data)
+		d.path = path
+		ix, err = d.index(&keys[0], top)
+	}
 	if err != nil {
 		return "", false, true, err
 	}
 	value, found, err = ix.get(keys)
 	return value, found, true, err
 }
+
+// peekPrefix is how much of a file Peek reads first for a top-level key:
+// more than most Config.toml files hold.
+const peekPrefix = 64 << 10
 
 // Edit runs fn on the Config.toml at path as one read-modify-write: it takes
 // the file's lock (waiting up to lockTimeout, see atomicfile.Lock), loads the

@@ -42,12 +42,14 @@ type checker struct {
 // init readies the checker for a document of size bytes; full says it will
 // see all of it, which is worth sizing the tables for.
 func (c *checker) init(d *Doc, size int, full bool) {
+	// A key every 20 to 40 bytes; a map rounds its size up to a power of
+	// two, which leaves room for more.
 	hint := 16
 	if full {
-		hint += size / 16
+		hint += size / 32
 	}
 	c.d = d
-	c.nodes = make([]tnode, 1, hint)
+	c.nodes = make([]tnode, 1, 2*hint)
 	c.nodes[0] = tnode{kind: kindExplicit, off: int32(d.bom)}
 	c.children = make(map[uint64]int32, hint)
 	c.ids = make(map[string]int32, 16+hint/8)

@@ -407,12 +407,27 @@ func (r *reader) keyval(e *unstable.Node) *keyval {
 
 // str decodes the string value of kv.
 func (d *Doc) str(kv *keyval) string {
-	var p unstable.Parser
-	p.Reset(d.data[kv.start:kv.valEnd])
-	if !p.NextExpression() {
+	v, ok := d.decode(kv.start, kv.valEnd)
+	if !ok {
 		panic("balconfig: a string checked earlier does not parse")
 	}
-	return string(p.Expression().Value().Data)
+	return v
+}
+
+// decode decodes the string value of the pair `key = "value"` at
+// d.data[start:end] (top-level or inside an inline table); ok is false if
+// it is not one.
+func (d *Doc) decode(start, end int) (string, bool) {
+	var p unstable.Parser
+	p.Reset(d.data[start:end])
+	if !p.NextExpression() || p.Expression().Kind != unstable.KeyValue || p.Expression().Value().Kind != unstable.String {
+		return "", false
+	}
+	v := string(p.Expression().Value().Data)
+	if p.NextExpression() || p.Error() != nil {
+		return "", false
+	}
+	return v, true
 }
 
 // lineStartOf and lineEndOf give the line(s) of a top-level pair.

@@ -10,8 +10,9 @@ import (
 
 // target is where a key path lands in a Doc.
 type target struct {
-	kv *keyval      // the pair at the path, if there is one
-	in *inlineTable // the inline table holding kv, or receiving the new key
+	kv     *keyval      // the pair at the path, if there is one
+	in     *inlineTable // the inline table holding kv, or receiving the new key
+	holder *section     // the section whose body holds kv
 
 	// Where a new key goes when there is no pair at the path and in is nil:
 	// after anchor's line; else after section's header; else in a new table.
@@ -62,6 +63,7 @@ func (ix *index) lookup(path []string, verb string) (*target, error) {
 			return nil, err
 		}
 		if done {
+			r.holder = s
 			return r, nil
 		}
 		if r.anchor != nil {
@@ -273,7 +275,7 @@ func (d *Doc) SetTracked(keyPath, value string) (Created, error) {
 		if d.str(t.kv) == value {
 			return Created{}, nil
 		}
-		at, end, text = t.kv.valStart, t.kv.valEnd, quote(value)
+		return Created{}, d.replace(path, t, value)
 	case t.in != nil:
 		at, end, text = d.insertInline(t.in, path[t.base:], value)
 	case t.anchor != nil:
@@ -301,6 +303,35 @@ func (d *Doc) SetTracked(keyPath, value string) (Created, error) {
 		return Created{}, err
 	}
 	return c, nil
+}
+
+// replace writes value over the string of t.kv, the edit of every refresh.
+// Only the bytes of one value change, in the body of one section: if that
+// body still parses, so does the whole document (the rest of it is the same
+// bytes, parsed from the same state, the start of a line) with the same
+// keys; so the body is re-parsed alone, and the new value read back. The
+// next operation indexes the Doc again.
+func (d *Doc) replace(path []string, t *target, value string) error {
+	kv, s := t.kv, t.holder
+	text := quote(value)
+	delta := len(text) - (kv.valEnd - kv.valStart)
+	data := make([]byte, 0, len(d.data)+delta)
+	data = append(data, d.data[:kv.valStart]...)
+	data = append(data, text...)
+	data = append(data, d.data[kv.valEnd:]...)
+	var p unstable.Parser
+	p.Reset(data[s.lineEnd : s.bodyEnd+delta])
+	for p.NextExpression() {
+	}
+	nd := &Doc{data: data, bom: d.bom, path: d.path}
+	if err := p.Error(); err != nil {
+		return d.errorAt(kv.valStart, "internal error: editing %s would make the file invalid (%v); the file was left as it was, please report this", keyString(path), err)
+	}
+	if v, ok := nd.decode(kv.start, kv.valStart+len(text)); !ok || v != value {
+		return d.errorAt(kv.valStart, "internal error: editing %s did not take effect; the file was left as it was, please report this", keyString(path))
+	}
+	*d = *nd
+	return nil
 }
 
 // Unset takes back a value Set wrote at keyPath, as c (what that Set

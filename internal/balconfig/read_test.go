@@ -145,6 +145,28 @@ func TestPeek(t *testing.T) {
 
 // TestPeekAgreesWithLoad: on every valid test document, Peek and Get of a
 // loaded Doc agree.
+// TestPeekLongPreamble: Peek reads the first 64 KB of a file first; a key
+// past them, or a string across their end that holds a line like a header,
+// is read from the whole file.
+func TestPeekLongPreamble(t *testing.T) {
+	dir := t.TempDir()
+	pad := strings.Repeat("# padding line\n", 5000) // 75 KB
+	for name, content := range map[string]string{
+		"late key":                            pad + "clientId = \"late\"\n[t]\nk = 1\n",
+		"late key, no header":                 pad + "clientId = \"late\"\n",
+		"string across the end":               "a = \"\"\"\n" + pad + "[fake]\nclientId = \"in a string\"\n\"\"\"\n" + pad + "clientId = \"late\"\n[t]\n",
+		"string across the end, header in it": "a = '''\n" + strings.Repeat("x", 60<<10) + "\n[fake]\n" + strings.Repeat("y", 10<<10) + "\n'''\nclientId = \"late\"\n",
+	} {
+		path := filepath.Join(dir, "Config.toml")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if v, found, _, err := Peek(path, "clientId"); err != nil || !found || v != "late" {
+			t.Errorf("%s: Peek = %q, %v, %v", name, v, found, err)
+		}
+	}
+}
+
 func TestPeekAgreesWithLoad(t *testing.T) {
 	dir := t.TempDir()
 	files, _ := filepath.Glob("testdata/corpus/*.toml")
