@@ -7,11 +7,25 @@
 // the key it is asked to change: comments, order, quoting, blank lines,
 // spacing, CRLF line endings, a missing final newline and a UTF-8 BOM all
 // stay as they were (see Doc.Set for where a new key goes). Every edit is
-// re-parsed and refused, with the Doc unchanged, unless the result is valid
-// TOML that holds the new value. Edit does a whole read-modify-write of a
-// file under a lock and writes it atomically.
+// re-parsed (the whole file, or for the new value of an existing string the
+// one section it changes) and refused, with the Doc unchanged, unless the
+// result is valid TOML that holds the new value. SetTracked reports what an
+// edit created, so that Unset can take back exactly that: a key the user
+// declared is blanked, never deleted.
 //
-// The package knows nothing of OAuth: it stores strings at key paths.
+// A file is parsed once: Load parses all of it and checks TOML's rules on
+// keys and tables in time linear in its size; Peek reads a single key and
+// stops at the first table header for a top-level one; EditDoc writes a Doc
+// loaded earlier without parsing it again when the file has not changed;
+// Clone copies a Doc for trial edits. Only regular files of at most MaxSize
+// bytes are read. Edit and EditDoc do a whole read-modify-write under the
+// file's lock (see atomicfile.Lock) and write atomically; a new file gets
+// mode 0600, an existing one keeps its mode but loses group and other bits,
+// unless it is read-only (see WriteDoc).
+//
+// The package knows nothing of OAuth, commands or exit codes: it stores
+// strings at key paths, and its errors are *Error values (a configuration
+// error) or those of atomicfile and the file system.
 package balconfig
 
 import (

@@ -11,9 +11,10 @@ import (
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
-// Doc is one Config.toml: its bytes, known to be valid TOML. Get, Set and
-// Delete work on it; Bytes returns the result. A Doc is not safe for
-// concurrent use; Clone gives a copy that is.
+// Doc is one Config.toml: its bytes, known to be valid TOML. Get, Set,
+// SetTracked, Delete and Unset work on it; Bytes returns the result. A Doc
+// is not safe for concurrent use, and neither are its clones alongside it
+// (they share what was parsed).
 type Doc struct {
 	data []byte // never modified in place: an edit makes a new slice
 	bom  int    // 3 if data starts with a UTF-8 BOM, else 0
@@ -48,8 +49,9 @@ func newDoc(data []byte) *Doc {
 	return d
 }
 
-// Clone returns a copy of d that can be edited on its own: trying an edit
-// on the copy leaves d as it was. It copies no bytes and parses nothing.
+// Clone returns a copy of d that is edited on its own: an edit of the copy
+// leaves d as it was, and the other way round. It copies no bytes and
+// parses nothing.
 func (d *Doc) Clone() *Doc {
 	c := *d
 	return &c
