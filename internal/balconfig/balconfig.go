@@ -158,10 +158,10 @@ func tooLarge(path string, size int64) error {
 // naming path.
 func Load(path string) (doc *Doc, exists bool, err error) {
 	data, exists, err := readFile(path)
-	if err != nil || !exists {
-		if err != nil {
-			return nil, exists, err
-		}
+	if err != nil {
+		return nil, exists, err
+	}
+	if !exists {
 		return &Doc{path: path}, false, nil
 	}
 	doc, err = parse(data, path)
