@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -345,11 +346,13 @@ type LockFileError struct {
 }
 
 func (e *LockFileError) Error() string {
-	if errors.Is(e.Err, ErrLockSymlink) {
+	switch {
+	case errors.Is(e.Err, ErrLockSymlink):
 		return fmt.Sprintf("cannot use the lock file %s: %v; remove it (a lock file is an empty regular file, created again when needed)", e.Path, e.Err)
+	case errors.Is(e.Err, fs.ErrPermission) || errors.Is(e.Err, syscall.EROFS):
+		return fmt.Sprintf("cannot create the lock file %s: %v; make %s writable", e.Path, e.Err, filepath.Dir(e.Path))
 	}
-	return fmt.Sprintf("cannot create the lock file %s: %v; make %s writable (or choose a file in a writable directory)",
-		e.Path, e.Err, filepath.Dir(e.Path))
+	return fmt.Sprintf("cannot create the lock file %s: %v", e.Path, e.Err)
 }
 
 func (e *LockFileError) Unwrap() error { return e.Err }
