@@ -5,7 +5,15 @@
 // target's directory, syncs it, and renames it over the target, so a reader
 // sees either the old bytes or the new ones. Lock takes an exclusive lock on
 // "<file>.lock" so that two processes do not interleave their reads and
-// writes of the same file.
+// writes of the same file; it never follows a symlink at the lock file's
+// path.
+//
+// The mode of a replaced file: a new file gets Options.Perm (0600). An
+// existing file keeps its mode, except that with Options.Private it loses
+// its group and other bits (mode &^ 0o077: 0644 becomes 0600, 0640 too),
+// for a file that now holds a secret; and with Options.KeepReadOnly as
+// well, a read-only file (no write bit at all: 0444, 0440, 0400) keeps its
+// mode whole, since its owner made it so on purpose.
 package atomicfile
 
 import (
@@ -17,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -33,6 +42,12 @@ type Options struct {
 	// Private, when true, clears the group and other bits (mode &^ 0o077) of
 	// an existing file that has any of them.
 	Private bool
+	// KeepReadOnly, with Private, exempts a read-only file (mode&0o222 == 0)
+	// from Private: it keeps its mode whole. A user who made a file
+	// read-only for everyone (0444) chose who reads it, often a program
+	// that runs as another user; a file that is writable keeps the group
+	// and other bits only by accident (a umask of 022).
+	KeepReadOnly bool
 	// FS is the filesystem. nil means the real one (OSFS).
 	FS FS
 	// Locked says the caller holds the file's lock (see Lock), so no other
@@ -55,8 +70,8 @@ const (
 // the link stays a link; the target of a dangling link is created. A missing
 // parent directory is created with opts.DirPerm. The bytes go to a temporary
 // file named "." + base + ".tmp-*" in the target's directory, which gets the
-// target's mode (without group/other bits if opts.Private) or opts.Perm for a
-// new file, is synced and closed, and is renamed over the target; then the
+// target's mode (see the package documentation for Private and
+// KeepReadOnly) or opts.Perm for a new file, is synced and closed, and is renamed over the target; then the
 // directory is synced so that the rename survives a crash.
 //
 // If any step before the rename fails, the target is left byte-identical
@@ -99,7 +114,7 @@ func Write(path string, data []byte, opts Options) (err error) {
 			return fmt.Errorf("write %s: %s is not a regular file", path, target)
 		}
 		mode = fi.Mode().Perm()
-		if opts.Private {
+		if opts.Private && !(opts.KeepReadOnly && mode&0o222 == 0) {
 			mode &^= 0o077
 		}
 	case errors.Is(err, fs.ErrNotExist):
@@ -255,6 +270,12 @@ const lockRetry = 20 * time.Millisecond
 // it returns ctx.Err() if ctx is done first. A timeout <= 0 means a single
 // try.
 //
+// The lock file is opened without following symlinks: a symlink at its path
+// (planted by someone who wants the file at its target created or opened)
+// is refused. A lock file that cannot be created or opened, because its
+// directory is not writable, its file system is read-only or a symlink sits
+// at its path, is a *LockFileError.
+//
 // The returned unlock releases the lock. The lock file is left in place:
 // deleting it would let a third process lock a new file while a second one
 // holds the old.
@@ -264,9 +285,12 @@ func Lock(ctx context.Context, path string, timeout time.Duration) (unlock func(
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(lockPath), defaultDirPerm); err != nil {
-		return nil, fmt.Errorf("lock %s: %s: %w", path, OpMkdirAll, unwrapPath(err))
+		return nil, &LockFileError{Path: lockPath, Err: unwrapPath(err)}
 	}
-	fl := flock.New(lockPath, flock.SetPermissions(0o600))
+	if err := refuseSymlink(lockPath); err != nil {
+		return nil, err
+	}
+	fl := flock.New(lockPath, flock.SetPermissions(0o600), flock.SetFlag(lockFlags))
 	start := time.Now()
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -284,6 +308,13 @@ func Lock(ctx context.Context, path string, timeout time.Duration) (unlock func(
 		}
 	}
 	if err != nil {
+		if isSymlinkRefusal(err) {
+			return nil, &LockFileError{Path: lockPath, Err: ErrLockSymlink}
+		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Op == "open" {
+			return nil, &LockFileError{Path: lockPath, Err: unwrapPath(err)}
+		}
 		return nil, fmt.Errorf("lock %s: %w", lockPath, err)
 	}
 	if !ok {
@@ -291,6 +322,40 @@ func Lock(ctx context.Context, path string, timeout time.Duration) (unlock func(
 	}
 	return fl.Unlock, nil
 }
+
+// refuseSymlink refuses a symlink at the lock file's path with a clear
+// error before the open (which also refuses it, with a less clear one).
+func refuseSymlink(lockPath string) error {
+	if fi, err := os.Lstat(lockPath); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return &LockFileError{Path: lockPath, Err: ErrLockSymlink}
+	}
+	return nil
+}
+
+// ErrLockSymlink is the cause in a *LockFileError when a symlink sits at the
+// lock file's path.
+var ErrLockSymlink = errors.New("it is a symbolic link, and a lock file is never followed through one")
+
+// LockFileError is returned by Lock when the lock file cannot be created or
+// opened, so that no lock can be taken at all: its directory is not writable
+// or cannot be created, its file system is read-only, or a symlink sits at
+// its path (Err is then ErrLockSymlink). Nothing was read or written.
+type LockFileError struct {
+	Path string // the lock file
+	Err  error  // the cause: ErrLockSymlink, or the system's error (fs.ErrPermission, ...)
+}
+
+func (e *LockFileError) Error() string {
+	switch {
+	case errors.Is(e.Err, ErrLockSymlink):
+		return fmt.Sprintf("cannot use the lock file %s: %v; remove it (a lock file is an empty regular file, created again when needed)", e.Path, e.Err)
+	case errors.Is(e.Err, fs.ErrPermission) || errors.Is(e.Err, syscall.EROFS):
+		return fmt.Sprintf("cannot create the lock file %s: %v; make %s writable", e.Path, e.Err, filepath.Dir(e.Path))
+	}
+	return fmt.Sprintf("cannot create the lock file %s: %v", e.Path, e.Err)
+}
+
+func (e *LockFileError) Unwrap() error { return e.Err }
 
 // LockTimeoutError is returned by Lock when another process held the lock
 // for the whole timeout.
@@ -300,10 +365,6 @@ type LockTimeoutError struct {
 }
 
 func (e *LockTimeoutError) Error() string {
-	return fmt.Sprintf("timed out after %s waiting for the lock file %s: another twauth is running; "+
-		"if none is, remove the stale lock file %s", e.Waited.Round(time.Millisecond), e.Path, e.Path)
+	return fmt.Sprintf("timed out after %s waiting for the lock file %s: another process holds it; "+
+		"if none is running, remove the stale lock file %s", e.Waited.Round(time.Millisecond), e.Path, e.Path)
 }
-
-// ExitCode returns 1, the exit code of a failure that is neither a usage
-// error nor an authorization one.
-func (e *LockTimeoutError) ExitCode() int { return 1 }

@@ -108,23 +108,32 @@ func TestWriteOptionsPerm(t *testing.T) {
 func TestWriteKeepsMode(t *testing.T) {
 	skipOnWindows(t, "Unix modes")
 	for _, tc := range []struct {
-		name    string
-		mode    os.FileMode
-		private bool
-		want    os.FileMode
+		name              string
+		mode              os.FileMode
+		private, readOnly bool
+		want              os.FileMode
 	}{
-		{"0640 kept", 0o640, false, 0o640},
-		{"0644 kept", 0o644, false, 0o644},
-		{"0755 kept", 0o755, false, 0o755},
-		{"0644 private", 0o644, true, 0o600},
-		{"0660 private", 0o660, true, 0o600},
-		{"0400 private", 0o400, true, 0o400},
-		{"0600 private", 0o600, true, 0o600},
+		{"0640 kept", 0o640, false, false, 0o640},
+		{"0644 kept", 0o644, false, false, 0o644},
+		{"0755 kept", 0o755, false, false, 0o755},
+		{"0644 private", 0o644, true, false, 0o600},
+		{"0660 private", 0o660, true, false, 0o600},
+		{"0400 private", 0o400, true, false, 0o400},
+		{"0600 private", 0o600, true, false, 0o600},
+		{"0444 private", 0o444, true, false, 0o400},
+		// KeepReadOnly: a file without write bits keeps its mode whole;
+		// one its owner may write still loses group and other bits.
+		{"0444 private keep read-only", 0o444, true, true, 0o444},
+		{"0440 private keep read-only", 0o440, true, true, 0o440},
+		{"0400 private keep read-only", 0o400, true, true, 0o400},
+		{"0644 private keep read-only", 0o644, true, true, 0o600},
+		{"0664 private keep read-only", 0o664, true, true, 0o600},
+		{"0444 keep read-only without private", 0o444, false, true, 0o444},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "Config.toml")
 			writeFile(t, path, []byte("old"), tc.mode)
-			if err := Write(path, []byte("new"), Options{Perm: 0o666, Private: tc.private}); err != nil {
+			if err := Write(path, []byte("new"), Options{Perm: 0o666, Private: tc.private, KeepReadOnly: tc.readOnly}); err != nil {
 				t.Fatal(err)
 			}
 			if got := readFile(t, path); string(got) != "new" {

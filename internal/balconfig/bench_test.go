@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/pelletier/go-toml/v2"
 )
 
 // genConfig returns a realistic Config.toml of about size bytes: a commented
@@ -64,5 +66,37 @@ func BenchmarkParse(b *testing.B) {
 		if _, err := Parse(data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkCheckers compares the two ways of checking TOML's rules on
+// defining keys and tables: the linear checker that Parse runs (as it
+// builds the index), and toml.Unmarshal, which FuzzCheck uses as the
+// reference. toml.Unmarshal's cost grows with the square of the number of
+// keys, so it is no checker for a file of 1 MB.
+func BenchmarkCheckers(b *testing.B) {
+	for _, sz := range []struct {
+		name string
+		size int
+	}{{"4KB", 4 << 10}, {"64KB", 64 << 10}, {"1MB", 1 << 20}} {
+		data := genConfig(sz.size)
+		b.Run("linear/"+sz.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			d := newDoc(data)
+			for b.Loop() {
+				if _, err := d.index(nil, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("unmarshal/"+sz.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				var v map[string]any
+				if err := toml.Unmarshal(data, &v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

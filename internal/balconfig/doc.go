@@ -9,22 +9,14 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 )
 
-// unmarshalCheckLimit is the largest document that is also handed to
-// toml.Unmarshal, after Parse and after every edit. go-toml v2.4.3 finds
-// duplicate keys with a linear search per key, so its cost grows with the
-// square of the number of keys (1 MB of small tables: 0.4 s; 1 MB of
-// top-level keys: 1 s). Real Config.toml files are a few KB and get both
-// checks; larger ones rely on the linear checker in check.go, which FuzzCheck
-// holds to the same verdicts as go-toml.
-const unmarshalCheckLimit = 64 << 10
-
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
-// Doc is one Config.toml: its bytes, known to be valid TOML. Get, Set and
-// Delete work on it; Bytes returns the result. A Doc is not safe for
-// concurrent use.
+// Doc is one Config.toml: its bytes, known to be valid TOML. Get, Set,
+// SetTracked, Delete and Unset work on it; Bytes returns the result. A Doc
+// is not safe for concurrent use, and neither are its clones alongside it
+// (they share what was parsed).
 type Doc struct {
-	data []byte
+	data []byte // never modified in place: an edit makes a new slice
 	bom  int    // 3 if data starts with a UTF-8 BOM, else 0
 	path string // the file it came from, for errors; "" from Parse
 	ix   *index // the last index of data, kept for the next operation
@@ -34,12 +26,15 @@ type Doc struct {
 // twice, is an *Error with the line and column of the problem. A UTF-8 BOM is
 // accepted and kept.
 func Parse(data []byte) (*Doc, error) {
-	d := newDoc(bytes.Clone(data))
-	ix, err := d.index(nil)
+	return parse(bytes.Clone(data), "")
+}
+
+// parse parses data, which the Doc then owns, as the file at path.
+func parse(data []byte, path string) (*Doc, error) {
+	d := newDoc(data)
+	d.path = path
+	ix, err := d.index(nil, false)
 	if err != nil {
-		return nil, err
-	}
-	if err := d.unmarshalCheck(); err != nil {
 		return nil, err
 	}
 	d.ix = ix
@@ -54,27 +49,19 @@ func newDoc(data []byte) *Doc {
 	return d
 }
 
-// unmarshalCheck runs toml.Unmarshal on a document small enough for it.
-func (d *Doc) unmarshalCheck() error {
-	body := d.data[d.bom:]
-	if len(body) > unmarshalCheckLimit {
-		return nil
-	}
-	var v map[string]any
-	err := toml.Unmarshal(body, &v)
-	if err == nil {
-		return nil
-	}
-	var derr *toml.DecodeError
-	if errors.As(err, &derr) {
-		line, col := derr.Position()
-		return &Error{Path: d.path, Line: line, Col: col, Reason: "invalid TOML: " + strings.TrimPrefix(derr.Error(), "toml: ")}
-	}
-	return d.errorAt(-1, "invalid TOML: %v", err)
+// Clone returns a copy of d that is edited on its own: an edit of the copy
+// leaves d as it was, and the other way round. It copies no bytes and
+// parses nothing.
+func (d *Doc) Clone() *Doc {
+	c := *d
+	return &c
 }
 
-// index is what one operation needs to know of a Doc: where the sections,
-// pairs and comments that concern a key path sit.
+// index is what one operation needs to know of a Doc: where its sections
+// and the comments before the first table header sit. The pairs of a
+// section are read when an operation needs them (see pairs): the parse that
+// builds the index checks them all, but keeps none. An index refers to a
+// snapshot of the Doc it indexes (d), so that clones of a Doc can share it.
 //
 // An index may be limited to the definitions whose full key starts with one
 // first part (the first part of the path at hand). TOML's rules on defining
@@ -91,28 +78,29 @@ type index struct {
 
 type span struct{ start, end int }
 
-// section is the root table or a [table] / [[array of tables]] header with
-// the key/value lines under it (those in scope).
+// section is the root table or a [table] / [[array of tables]] header, and
+// the lines under it.
 type section struct {
 	key       []string // nil for the root table
 	array     bool
 	start     int // offset of the header's first '[' (the root: after the BOM)
 	lineStart int // start of the header's line
-	lineEnd   int // end of the header's line, after its newline if any
-	kvs       []*keyval
-	last      *keyval // the last pair of the section, in scope or not (only its offsets)
+	lineEnd   int // end of the header's line, after its newline if any: where its body starts
+	bodyEnd   int // where the next header's line starts, or the end of the file
+
+	read bool      // kvs and last are set
+	kvs  []*keyval // the pairs of the body, in order
+	last *keyval   // the last of them
 }
 
-// keyval is one key/value pair, top-level or inside an inline table.
+// keyval is one key/value pair, top-level or inside an inline table. A
+// string value is decoded only when asked for (see Doc.str).
 type keyval struct {
-	key                []string
-	start, keyEnd      int // the dotted key
-	valStart, valEnd   int // the value
-	kind               unstable.Kind
-	str                string         // the decoded value when kind is String
-	table              *inlineTable   // the value when kind is InlineTable
-	nested             []*inlineTable // inline tables inside an Array value
-	lineStart, lineEnd int            // the whole line(s); top-level pairs only
+	key              []string
+	start, keyEnd    int // the dotted key
+	valStart, valEnd int // the value
+	kind             unstable.Kind
+	table            *inlineTable // the value when kind is InlineTable
 }
 
 // inlineTable is a value `{ k = v, ... }`.
@@ -122,18 +110,23 @@ type inlineTable struct {
 }
 
 // index parses the Doc and indexes the definitions whose full key starts
-// with *first, or all of them if first is nil, checking TOML's rules on them.
-func (d *Doc) index(first *string) (*index, error) {
+// with *first, or all of them if first is nil, checking TOML's rules on
+// them. With preamble set it stops at the first table header, having read
+// only the top-level pairs.
+func (d *Doc) index(first *string, preamble bool) (*index, error) {
+	d = &Doc{data: d.data, bom: d.bom, path: d.path} // the index's own snapshot
 	body := d.data[d.bom:]
 	ix := &index{d: d, scope: first, first: -1}
-	b := builder{ix: ix, body: body, first: first}
-	b.check.init(d, len(body), first == nil)
+	b := builder{ix: ix, d: d, first: first}
+	b.check.init(d, len(body), first == nil && !preamble)
 	var p unstable.Parser
 	p.KeepComments = true
 	p.Reset(body)
 	root := &section{start: d.bom, lineStart: d.bom, lineEnd: d.bom}
 	ix.sections = []*section{root}
-	cur := root // nil while in a section out of scope
+	prev := root // the section whose body the parser is in
+	cur := root  // the same, or nil while it is out of scope
+loop:
 	for p.NextExpression() {
 		e := p.Expression()
 		switch e.Kind {
@@ -143,37 +136,32 @@ func (d *Doc) index(first *string) (*index, error) {
 				ix.preamble = append(ix.preamble, span{d.lineStart(s), d.lineEnd(s + int(e.Raw.Length))})
 			}
 		case unstable.KeyValue:
-			if cur == nil {
+			if cur == nil || cur == root && !b.inScope(e.Key()) {
 				continue
 			}
-			if cur == root && !b.inScope(e.Key()) {
-				root.last = b.offsetsOnly(e)
-				continue
-			}
-			kv := b.keyval(e)
-			kv.lineStart = d.lineStart(kv.start)
-			kv.lineEnd = d.lineEnd(kv.valEnd)
-			if b.err != nil {
-				return nil, b.err
-			}
-			if err := b.check.keyValue(kv); err != nil {
-				return nil, err
-			}
-			cur.kvs = append(cur.kvs, kv)
-			cur.last = kv
+			b.pair(e, b.check.cur)
 		case unstable.Table, unstable.ArrayTable:
+			start := b.headerStart(e)
+			if prev != nil {
+				prev.bodyEnd = d.lineStart(start)
+				prev = nil
+			}
 			if ix.first < 0 {
-				ix.first = d.lineStart(b.headerStart(e))
+				ix.first = d.lineStart(start)
+			}
+			if preamble {
+				break loop
 			}
 			if !b.inScope(e.Key()) {
 				cur = nil
 				continue
 			}
-			cur = b.header(e)
-			if err := b.check.header(cur); err != nil {
-				return nil, err
-			}
+			cur = b.header(e, start)
+			prev = cur
 			ix.sections = append(ix.sections, cur)
+		}
+		if b.err != nil {
+			return nil, b.err
 		}
 	}
 	if err := p.Error(); err != nil {
@@ -184,6 +172,9 @@ func (d *Doc) index(first *string) (*index, error) {
 		}
 		return nil, d.errorAt(-1, "invalid TOML: %v", err)
 	}
+	if prev != nil {
+		prev.bodyEnd = len(d.data)
+	}
 	return ix, nil
 }
 
@@ -193,7 +184,7 @@ func (d *Doc) indexFor(first string) (*index, error) {
 	if ix := d.ix; ix != nil && (ix.scope == nil || *ix.scope == first) {
 		return ix, nil
 	}
-	ix, err := d.index(&first)
+	ix, err := d.index(&first, false)
 	if err != nil {
 		return nil, err
 	}
@@ -201,18 +192,23 @@ func (d *Doc) indexFor(first string) (*index, error) {
 	return ix, nil
 }
 
-// builder turns the parser's nodes into an index. It carves the many small
-// objects out of a few large allocations.
+// builder runs the checker over the parser's nodes and indexes the
+// sections.
 type builder struct {
 	ix    *index
-	body  []byte
+	d     *Doc
 	first *string
-	err   error     // the first invalid scalar, see scalar
-	kvs   []keyval  // slab of pairs
-	keys  []string  // backing store of keys
-	ptrs  []*keyval // backing store of the inline tables' pair lists
-	stack []*keyval // pairs of the inline tables being built
+	err   error    // the first error found; the build stops there
+	keys  []string // backing store of the headers' keys
+	ids   []int32  // the checker's numbers of the parts of the key at hand
 	check checker
+}
+
+// fail records the first error.
+func (b *builder) fail(err error) {
+	if b.err == nil {
+		b.err = err
+	}
 }
 
 // inScope reports whether a key (an iterator over its parts) is in scope.
@@ -224,77 +220,51 @@ func (b *builder) inScope(it unstable.Iterator) bool {
 	return string(it.Node().Data) == *b.first
 }
 
-func (b *builder) newKeyval() *keyval {
-	if len(b.kvs) == cap(b.kvs) {
-		b.kvs = make([]keyval, 0, 64)
-	}
-	b.kvs = b.kvs[:len(b.kvs)+1]
-	return &b.kvs[len(b.kvs)-1]
-}
-
-// key collects the parts of a node's key; it returns them with the offsets
-// of the key's first and last bytes.
-func (b *builder) key(e *unstable.Node) (parts []string, start, end int) {
-	lo := len(b.keys)
-	start = -1
+// keyIDs sets b.ids to the numbers of the parts of a node's key.
+func (b *builder) keyIDs(e *unstable.Node) {
+	b.ids = b.ids[:0]
 	for it := e.Key(); it.Next(); {
-		k := it.Node()
-		if start < 0 {
-			start = b.ix.d.bom + int(k.Raw.Offset)
-		}
-		b.keys = append(b.keys, string(k.Data))
-		end = b.ix.d.bom + int(k.Raw.Offset+k.Raw.Length)
+		b.ids = append(b.ids, b.check.intern(it.Node().Data))
 	}
-	return b.keys[lo:len(b.keys):len(b.keys)], start, end
 }
 
-// offsetsOnly records where a pair out of scope sits, without its key and
-// value: a new top-level key may go after it.
-func (b *builder) offsetsOnly(e *unstable.Node) *keyval {
-	d := b.ix.d
-	kv := b.newKeyval()
-	kv.start = -1
-	for it := e.Key(); it.Next(); {
-		k := it.Node()
-		if kv.start < 0 {
-			kv.start = d.bom + int(k.Raw.Offset)
-		}
-		kv.keyEnd = d.bom + int(k.Raw.Offset+k.Raw.Length)
+// pair checks a KeyValue node defined in the checker's table t.
+func (b *builder) pair(e *unstable.Node, t int32) {
+	b.keyIDs(e)
+	it := e.Key()
+	it.Next()
+	if err := b.check.define(t, b.ids, b.d.bom+int(it.Node().Raw.Offset)); err != nil {
+		b.fail(err)
+		return
 	}
-	kv.valStart = d.skipBlanks(d.skipBlanks(kv.keyEnd) + 1)
-	kv.valEnd = d.bom + int(e.Raw.Offset+e.Raw.Length)
-	kv.lineStart = d.lineStart(kv.start)
-	kv.lineEnd = d.lineEnd(kv.valEnd)
-	return kv
+	b.value(e.Value())
 }
 
-// keyval indexes a KeyValue node.
-func (b *builder) keyval(e *unstable.Node) *keyval {
-	d := b.ix.d
-	kv := b.newKeyval()
-	kv.key, kv.start, kv.keyEnd = b.key(e)
-	kv.valStart = d.skipBlanks(d.skipBlanks(kv.keyEnd) + 1) // past '='
-	kv.valEnd = d.bom + int(e.Raw.Offset+e.Raw.Length)
-	v := e.Value()
-	kv.kind = v.Kind
+// value checks a value: the pairs of an inline table, each a closed table
+// of its own; the values in an array; and a scalar's decoding.
+func (b *builder) value(v *unstable.Node) {
 	switch v.Kind {
-	case unstable.String:
-		kv.str = string(v.Data)
+	case unstable.String, unstable.Comment:
 	case unstable.InlineTable:
-		kv.table = b.inlineTable(v, kv.valStart, kv.valEnd)
+		t := b.check.anonymous(b.d.bom + int(v.Raw.Offset))
+		for it := v.Children(); it.Next() && b.err == nil; {
+			if c := it.Node(); c.Kind == unstable.KeyValue {
+				b.pair(c, t)
+			}
+		}
 	case unstable.Array:
-		kv.nested = b.arrayTables(v, kv.nested)
+		for it := v.Children(); it.Next() && b.err == nil; {
+			b.value(it.Node())
+		}
 	default:
 		b.scalar(v)
 	}
-	return kv
 }
 
 // scalar checks a number, boolean, date or time: the unstable parser only
 // scans its shape, toml.Unmarshal also decodes it ("0000-" is no date,
 // 99999999999999999999 no integer). Plain numbers pass at once; the rest
-// is decoded by go-toml itself, so that both agree. The first error found
-// is kept in b.err.
+// is decoded by go-toml itself, so that both agree.
 func (b *builder) scalar(v *unstable.Node) {
 	if b.err != nil || v.Kind == unstable.Bool || plainNumber(v.Data) {
 		return
@@ -309,7 +279,7 @@ func (b *builder) scalar(v *unstable.Node) {
 	if errors.As(err, &derr) {
 		msg = strings.TrimPrefix(derr.Error(), "toml: ")
 	}
-	b.err = b.ix.d.errorAt(b.ix.d.bom+int(v.Raw.Offset), "invalid TOML: %s", msg)
+	b.fail(b.d.errorAt(b.d.bom+int(v.Raw.Offset), "invalid TOML: %s", msg))
 }
 
 // plainNumber reports whether raw is an integer of at most 18 digits or a
@@ -340,46 +310,9 @@ func plainNumber(raw []byte) bool {
 	return dot >= 0 || digits <= 18
 }
 
-// inlineTable indexes an InlineTable node spanning [start, end).
-func (b *builder) inlineTable(v *unstable.Node, start, end int) *inlineTable {
-	t := &inlineTable{open: start, close: end - 1}
-	lo := len(b.stack)
-	for it := v.Children(); it.Next(); {
-		if c := it.Node(); c.Kind == unstable.KeyValue {
-			b.stack = append(b.stack, b.keyval(c))
-		}
-	}
-	n := len(b.ptrs)
-	b.ptrs = append(b.ptrs, b.stack[lo:]...)
-	t.kvs = b.ptrs[n:len(b.ptrs):len(b.ptrs)]
-	b.stack = b.stack[:lo]
-	return t
-}
-
-// arrayTables collects the inline tables inside an Array node, for the
-// checker: they cannot be edited, but their keys must be unique. It checks
-// the scalars in it too.
-func (b *builder) arrayTables(v *unstable.Node, dst []*inlineTable) []*inlineTable {
-	for it := v.Children(); it.Next(); {
-		switch c := it.Node(); c.Kind {
-		case unstable.Array:
-			dst = b.arrayTables(c, dst)
-		case unstable.InlineTable:
-			// The parser gives where an inline table starts, not where it
-			// ends, which the checker does not need.
-			off := b.ix.d.bom + int(c.Raw.Offset)
-			dst = append(dst, b.inlineTable(c, off, off+1))
-		case unstable.String, unstable.Comment:
-		default:
-			b.scalar(c)
-		}
-	}
-	return dst
-}
-
 // headerStart returns the offset of the first '[' of a header.
 func (b *builder) headerStart(e *unstable.Node) int {
-	d := b.ix.d
+	d := b.d
 	it := e.Key()
 	it.Next()
 	i := d.bom + int(it.Node().Raw.Offset) - 1
@@ -392,21 +325,116 @@ func (b *builder) headerStart(e *unstable.Node) int {
 	return i
 }
 
-// header indexes a Table or ArrayTable node.
-func (b *builder) header(e *unstable.Node) *section {
-	d := b.ix.d
-	s := &section{array: e.Kind == unstable.ArrayTable}
-	var end int
-	s.key, _, end = b.key(e)
-	s.start = b.headerStart(e)
+// header indexes and checks a Table or ArrayTable node whose first '[' is
+// at start.
+func (b *builder) header(e *unstable.Node, start int) *section {
+	d := b.d
+	s := &section{array: e.Kind == unstable.ArrayTable, start: start}
+	b.keyIDs(e)
+	if cap(b.keys)-len(b.keys) < len(b.ids) {
+		b.keys = make([]string, 0, max(256, len(b.ids)))
+	}
+	lo := len(b.keys)
+	for _, id := range b.ids {
+		b.keys = append(b.keys, b.check.names[id])
+	}
+	s.key = b.keys[lo:len(b.keys):len(b.keys)]
+	end := 0
+	for it := e.Key(); it.Next(); {
+		end = d.bom + int(it.Node().Raw.Offset+it.Node().Raw.Length)
+	}
 	s.lineStart = d.lineStart(s.start)
 	brackets := 1
 	if s.array {
 		brackets = 2
 	}
 	s.lineEnd = d.lineEnd(d.skipBlanks(end) + brackets)
+	b.fail(b.check.header(s, b.ids))
 	return s
 }
+
+// pairs reads the pairs of a section's body, once.
+func (ix *index) pairs(s *section) (kvs []*keyval, last *keyval) {
+	if !s.read {
+		r := reader{d: ix.d, base: s.lineEnd}
+		var p unstable.Parser
+		p.Reset(ix.d.data[s.lineEnd:s.bodyEnd])
+		for p.NextExpression() {
+			if e := p.Expression(); e.Kind == unstable.KeyValue {
+				s.kvs = append(s.kvs, r.keyval(e))
+			}
+		}
+		if p.Error() != nil {
+			panic("balconfig: a section body checked earlier does not parse: " + p.Error().Error())
+		}
+		if n := len(s.kvs); n > 0 {
+			s.last = s.kvs[n-1]
+		}
+		s.read = true
+	}
+	return s.kvs, s.last
+}
+
+// reader turns KeyValue nodes parsed from d.data[base:] into keyvals.
+type reader struct {
+	d    *Doc
+	base int
+}
+
+func (r *reader) keyval(e *unstable.Node) *keyval {
+	d := r.d
+	kv := &keyval{start: -1}
+	for it := e.Key(); it.Next(); {
+		k := it.Node()
+		if kv.start < 0 {
+			kv.start = r.base + int(k.Raw.Offset)
+		}
+		kv.key = append(kv.key, string(k.Data))
+		kv.keyEnd = r.base + int(k.Raw.Offset+k.Raw.Length)
+	}
+	kv.valStart = d.skipBlanks(d.skipBlanks(kv.keyEnd) + 1) // past '='
+	kv.valEnd = r.base + int(e.Raw.Offset+e.Raw.Length)
+	v := e.Value()
+	kv.kind = v.Kind
+	if v.Kind == unstable.InlineTable {
+		kv.table = &inlineTable{open: kv.valStart, close: kv.valEnd - 1}
+		for it := v.Children(); it.Next(); {
+			if c := it.Node(); c.Kind == unstable.KeyValue {
+				kv.table.kvs = append(kv.table.kvs, r.keyval(c))
+			}
+		}
+	}
+	return kv
+}
+
+// str decodes the string value of kv.
+func (d *Doc) str(kv *keyval) string {
+	v, ok := d.decode(kv.start, kv.valEnd)
+	if !ok {
+		panic("balconfig: a string checked earlier does not parse")
+	}
+	return v
+}
+
+// decode decodes the string value of the pair `key = "value"` at
+// d.data[start:end] (top-level or inside an inline table); ok is false if
+// it is not one.
+func (d *Doc) decode(start, end int) (string, bool) {
+	var p unstable.Parser
+	p.Reset(d.data[start:end])
+	if !p.NextExpression() || p.Expression().Kind != unstable.KeyValue || p.Expression().Value().Kind != unstable.String {
+		return "", false
+	}
+	v := string(p.Expression().Value().Data)
+	if p.NextExpression() || p.Error() != nil {
+		return "", false
+	}
+	return v, true
+}
+
+// lineStartOf and lineEndOf give the line(s) of a top-level pair.
+func (d *Doc) lineStartOf(kv *keyval) int { return d.lineStart(kv.start) }
+func (d *Doc) lineEndOf(kv *keyval) int   { return d.lineEnd(kv.valEnd) }
 
 func (d *Doc) skipBlanks(i int) int {
 	for i < len(d.data) && (d.data[i] == ' ' || d.data[i] == '\t') {

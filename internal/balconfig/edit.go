@@ -1,6 +1,7 @@
 package balconfig
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 
@@ -9,8 +10,9 @@ import (
 
 // target is where a key path lands in a Doc.
 type target struct {
-	kv *keyval      // the pair at the path, if there is one
-	in *inlineTable // the inline table holding kv, or receiving the new key
+	kv     *keyval      // the pair at the path, if there is one
+	in     *inlineTable // the inline table holding kv, or receiving the new key
+	holder *section     // the section whose body holds kv
 
 	// Where a new key goes when there is no pair at the path and in is nil:
 	// after anchor's line; else after section's header; else in a new table.
@@ -50,16 +52,18 @@ func (ix *index) lookup(path []string, verb string) (*target, error) {
 			continue
 		}
 		base := len(s.key)
+		kvs, last := ix.pairs(s)
 		if len(path)-base == 1 {
 			// The section is the path's parent table: a new key goes after
 			// its last pair, or after its header.
-			t.section, t.anchor, t.base = s, s.last, base
+			t.section, t.anchor, t.base = s, last, base
 		}
-		r, done, err := d.scan(s.kvs, base, path, verb)
+		r, done, err := d.scan(kvs, base, path, verb)
 		if err != nil {
 			return nil, err
 		}
 		if done {
+			r.holder = s
 			return r, nil
 		}
 		if r.anchor != nil {
@@ -196,7 +200,7 @@ func (ix *index) get(path []string) (string, bool, error) {
 	if t.kv.kind != unstable.String {
 		return "", false, d.notString(t.kv, path, "read")
 	}
-	return t.kv.str, true, nil
+	return d.str(t.kv), true, nil
 }
 
 // Set writes value as the string at keyPath, in place: every other byte of
@@ -228,38 +232,56 @@ func (ix *index) get(path []string) (string, bool, error) {
 // not a table or holds a value that is not a string, and a value that is not
 // valid UTF-8.
 func (d *Doc) Set(keyPath, value string) error {
+	_, err := d.SetTracked(keyPath, value)
+	return err
+}
+
+// Created is what a Set added to a Config.toml, for Unset to take away
+// again: Key is true if the key did not exist, and Table is the [table]
+// header it had to add, as a TOML dotted key (`myorg.app`), or "". The zero
+// Created is an edit of a key that was there. It is meant to be stored as
+// JSON next to the token, from the first Set of the key: a later Set of the
+// same key finds it there and returns the zero Created.
+type Created struct {
+	Key   bool   `json:"key,omitempty"`
+	Table string `json:"table,omitempty"`
+}
+
+// SetTracked is Set, and reports what the edit created.
+func (d *Doc) SetTracked(keyPath, value string) (Created, error) {
 	path, err := d.keyPath(keyPath)
 	if err != nil {
-		return err
+		return Created{}, err
 	}
 	if !validUTF8(value) {
-		return d.errorAt(-1, "cannot set %s: the value is not valid UTF-8", keyString(path))
+		return Created{}, d.errorAt(-1, "cannot set %s: the value is not valid UTF-8", keyString(path))
 	}
 	ix, err := d.indexFor(path[0])
 	if err != nil {
-		return err
+		return Created{}, err
 	}
 	t, err := ix.lookup(path, "set")
 	if err != nil {
-		return err
+		return Created{}, err
 	}
+	c := Created{Key: t.kv == nil}
 	var at, end int
 	var text string
 	switch {
 	case t.kv != nil:
 		if t.kv.kind != unstable.String {
-			return d.notString(t.kv, path, "set")
+			return Created{}, d.notString(t.kv, path, "set")
 		}
-		if t.kv.str == value {
-			return nil
+		if d.str(t.kv) == value {
+			return Created{}, nil
 		}
-		at, end, text = t.kv.valStart, t.kv.valEnd, quote(value)
+		return Created{}, d.replace(path, t, value)
 	case t.in != nil:
 		at, end, text = d.insertInline(t.in, path[t.base:], value)
 	case t.anchor != nil:
 		a := t.anchor
-		indent := string(d.data[a.lineStart:a.start])
-		at, text = d.afterLine(a.lineEnd, indent+keyString(path[t.base:])+d.separator(a)+quote(value))
+		indent := string(d.data[d.lineStartOf(a):a.start])
+		at, text = d.afterLine(d.lineEndOf(a), indent+keyString(path[t.base:])+d.separator(a)+quote(value))
 		end = at
 	case t.section != nil && len(t.section.key) > 0:
 		at, text = d.afterLine(t.section.lineEnd, keyString(path[t.base:])+" = "+quote(value))
@@ -269,13 +291,139 @@ func (d *Doc) Set(keyPath, value string) error {
 		end = at
 	default:
 		eol := d.eol()
-		at, text = d.appendAtEnd("["+keyString(path[:len(path)-1])+"]"+eol+keyString(path[len(path)-1:])+" = "+quote(value), true)
+		c.Table = keyString(path[:len(path)-1])
+		at, text = d.appendAtEnd("["+c.Table+"]"+eol+keyString(path[len(path)-1:])+" = "+quote(value), true)
 		end = at
 	}
-	return d.apply(path, []edit{{at, end, text}}, func(nix *index) bool {
+	err = d.apply(path, []edit{{at, end, text}}, func(nix *index) bool {
 		v, ok, err := nix.get(path)
 		return err == nil && ok && v == value
 	})
+	if err != nil {
+		return Created{}, err
+	}
+	return c, nil
+}
+
+// replace writes value over the string of t.kv, the edit of every refresh.
+// Only the bytes of one value change, in the body of one section: if that
+// body still parses, so does the whole document (the rest of it is the same
+// bytes, parsed from the same state, the start of a line) with the same
+// keys; so the body is re-parsed alone, and the new value read back. The
+// next operation indexes the Doc again.
+func (d *Doc) replace(path []string, t *target, value string) error {
+	kv, s := t.kv, t.holder
+	text := quote(value)
+	delta := len(text) - (kv.valEnd - kv.valStart)
+	data := make([]byte, 0, len(d.data)+delta)
+	data = append(data, d.data[:kv.valStart]...)
+	data = append(data, text...)
+	data = append(data, d.data[kv.valEnd:]...)
+	var p unstable.Parser
+	p.Reset(data[s.lineEnd : s.bodyEnd+delta])
+	for p.NextExpression() {
+	}
+	nd := &Doc{data: data, bom: d.bom, path: d.path}
+	if err := p.Error(); err != nil {
+		return d.errorAt(kv.valStart, "internal error: editing %s would make the file invalid (%v); the file was left as it was, please report this", keyString(path), err)
+	}
+	if v, ok := nd.decode(kv.start, kv.valStart+len(text)); !ok || v != value {
+		return d.errorAt(kv.valStart, "internal error: editing %s did not take effect; the file was left as it was, please report this", keyString(path))
+	}
+	*d = *nd
+	return nil
+}
+
+// Unset takes back a value Set wrote at keyPath, as c (what that Set
+// created) says.
+//
+// A key that existed before is blanked: its value is replaced by "", every
+// other byte of its line kept, a trailing comment included, so that a
+// program that declares the key (`configurable string token = ?;`) still
+// finds it.
+//
+// A key the Set created is deleted (see Delete), with the blank line Set
+// put next to it if it stands between blank lines (or the start or end of
+// the file); and the table header the Set created goes too, with one blank
+// line next to it, once nothing but blank lines sit under it (no key, no
+// comment; a [table.sub] header elsewhere needs no [table] header). Unset
+// right after SetTracked gives back the bytes of before, except that a file
+// that ended with a blank line may lose it.
+//
+// changed reports whether the bytes changed; a key that is gone already, or
+// blank already, is no error. The errors are those of Get and Delete.
+func (d *Doc) Unset(keyPath string, c Created) (changed bool, err error) {
+	if !c.Key {
+		v, found, err := d.Get(keyPath)
+		if err != nil || !found || v == "" {
+			return false, err
+		}
+		return true, d.Set(keyPath, "")
+	}
+	changed, err = d.remove(keyPath, true)
+	if err != nil || c.Table == "" {
+		return changed, err
+	}
+	removed, err := d.removeEmptyTable(c.Table)
+	return changed || removed, err
+}
+
+// removeEmptyTable removes the header [table] if nothing but blank lines
+// sit under it, with one blank line: the one before it at the end of the
+// file, else the one after it, if any.
+func (d *Doc) removeEmptyTable(table string) (bool, error) {
+	path, err := d.keyPath(table)
+	if err != nil {
+		return false, err
+	}
+	ix, err := d.indexFor(path[0])
+	if err != nil {
+		return false, err
+	}
+	// A header [table.sub] elsewhere makes no difference: it defines table
+	// without this header too.
+	var s *section
+	for _, o := range ix.sections[1:] {
+		if slices.Equal(o.key, path) && !o.array {
+			s = o
+		}
+	}
+	if s == nil || !isBlank(d.data[s.lineEnd:s.bodyEnd]) {
+		return false, nil
+	}
+	at, end := s.lineStart, s.lineEnd
+	switch {
+	case s.bodyEnd == len(d.data) && at > d.bom:
+		// The end of the file, where Set puts a new table after a blank
+		// line: that blank line goes too.
+		prev := d.bom
+		if i := bytes.LastIndexByte(d.data[d.bom:at-1], '\n'); i >= 0 {
+			prev = d.bom + i + 1
+		}
+		if isBlank(d.data[prev:at]) {
+			at = prev
+		}
+	case end < s.bodyEnd:
+		// More follows, after a blank line: that blank line goes instead.
+		end += bytes.IndexByte(d.data[end:s.bodyEnd], '\n') + 1
+	}
+	if end == len(d.data) && d.data[end-1] != '\n' && at > d.bom {
+		// The last line of a file without a final newline: the newline
+		// before it goes instead, so that the file still lacks one.
+		at--
+		if at > d.bom && d.data[at-1] == '\r' {
+			at--
+		}
+	}
+	err = d.apply(path, []edit{{at, end, ""}}, func(nix *index) bool {
+		for _, o := range nix.sections {
+			if slices.Equal(o.key, path) {
+				return false
+			}
+		}
+		return true
+	})
+	return err == nil, err
 }
 
 // Delete removes the key/value pair at keyPath (see Set for its syntax) and
@@ -285,6 +433,14 @@ func (d *Doc) Set(keyPath, value string) error {
 // value that is not a string and a path that names a table or passes through
 // a value or an array of tables.
 func (d *Doc) Delete(keyPath string) (deleted bool, err error) {
+	return d.remove(keyPath, false)
+}
+
+// remove is Delete; with collapse, a top-level pair whose line has a blank
+// line (or the start or end of the file) on each side takes one of those
+// blank lines with it: the blank line Set adds next to a new line that has
+// no neighbours.
+func (d *Doc) remove(keyPath string, collapse bool) (deleted bool, err error) {
 	path, err := d.keyPath(keyPath)
 	if err != nil {
 		return false, err
@@ -307,7 +463,7 @@ func (d *Doc) Delete(keyPath string) (deleted bool, err error) {
 	if t.in != nil {
 		edits = d.inlineRemoval(t.in, t.kv)
 	} else {
-		at, end := d.lineRemoval(t.kv)
+		at, end := d.lineRemoval(t.kv, collapse)
 		edits = []edit{{at, end, ""}}
 	}
 	err = d.apply(path, edits, func(nix *index) bool {
@@ -323,11 +479,11 @@ type edit struct {
 	text    string
 }
 
-// apply makes the edits (in order, not overlapping) and re-parses the whole result: it
-// keeps it only if it is valid TOML (all of its syntax, and TOML's rules on
-// defining keys for the keys sharing the path's first part: the only ones
-// the edit can clash with; toml.Unmarshal checks all of a small file too)
-// and ok accepts it. Failing that is a bug, reported as such.
+// apply makes the edits (in order, not overlapping) and re-parses the whole
+// result: it keeps it only if it is valid TOML (all of its syntax, and
+// TOML's rules on defining keys for the keys sharing the path's first part:
+// the only ones the edit can clash with) and ok accepts it. Failing that is
+// a bug, reported as such.
 func (d *Doc) apply(path []string, edits []edit, ok func(*index) bool) error {
 	size := len(d.data)
 	for _, e := range edits {
@@ -344,10 +500,7 @@ func (d *Doc) apply(path []string, edits []edit, ok func(*index) bool) error {
 	at := edits[0].at
 	nd := newDoc(data)
 	nd.path = d.path
-	nix, err := nd.index(&path[0])
-	if err == nil {
-		err = nd.unmarshalCheck()
-	}
+	nix, err := nd.index(&path[0], false)
 	if err != nil {
 		return d.errorAt(at, "internal error: editing %s would make the file invalid (%s); the file was left as it was, please report this",
 			keyString(path), strings.TrimPrefix(err.(*Error).Reason, "invalid TOML: "))
@@ -456,8 +609,27 @@ func (d *Doc) insertInline(t *inlineTable, key []string, value string) (at, end 
 // lineRemoval returns the bytes to cut to delete a top-level pair: its
 // lines. For the last line of a file without a final newline, the newline
 // before it goes instead, so that the file still lacks one.
-func (d *Doc) lineRemoval(kv *keyval) (int, int) {
-	at, end := kv.lineStart, kv.lineEnd
+func (d *Doc) lineRemoval(kv *keyval, collapse bool) (int, int) {
+	at, end := d.lineStartOf(kv), d.lineEndOf(kv)
+	if collapse {
+		prev, next := d.bom, len(d.data) // the lines before and after
+		if at > d.bom {
+			if i := bytes.LastIndexByte(d.data[d.bom:at-1], '\n'); i >= 0 {
+				prev = d.bom + i + 1
+			}
+		}
+		if i := bytes.IndexByte(d.data[end:], '\n'); i >= 0 {
+			next = end + i + 1
+		}
+		blankBefore := at > d.bom && isBlank(d.data[prev:at])
+		blankAfter := end < len(d.data) && isBlank(d.data[end:next])
+		switch {
+		case (blankBefore || at == d.bom) && blankAfter:
+			end = next
+		case blankBefore && end == len(d.data):
+			at = prev
+		}
+	}
 	if end == len(d.data) && (end == d.bom || d.data[end-1] != '\n') && at > d.bom {
 		at-- // the '\n' ending the previous line
 		if at > d.bom && d.data[at-1] == '\r' {
@@ -535,4 +707,14 @@ func (d *Doc) commaAfter(off int) int {
 		}
 	}
 	return off
+}
+
+// isBlank reports whether b holds only blanks and line breaks.
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return false
+		}
+	}
+	return true
 }

@@ -6,8 +6,10 @@ import (
 	"strings"
 )
 
-// Error is a Config.toml that cannot be read or edited as asked: invalid
-// TOML, or a key path that clashes with the file's structure. Line and Col
+// Error is a Config.toml that cannot be read or edited as asked: a file
+// that is not a regular one or is larger than MaxSize, invalid TOML, or a
+// key path that is malformed or clashes with the file's structure: a
+// configuration error, which the user fixes in the file or the key path. Line and Col
 // (1-based, the column in bytes) point at the problem; they are 0 when it has
 // no place in the file, as for a malformed key path. The file is left
 // untouched.
@@ -37,9 +39,6 @@ func (e *Error) Error() string {
 	b.WriteString(e.Reason)
 	return b.String()
 }
-
-// ExitCode returns 2: a bad Config.toml or key path is a configuration error.
-func (e *Error) ExitCode() int { return 2 }
 
 // errorAt returns an *Error at byte offset off of the Doc (no position if
 // off < 0).

@@ -3,8 +3,10 @@ package balconfig
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,7 +87,8 @@ func checkRefusal(t *testing.T, d *Doc, before []byte, err error) {
 
 // FuzzSet: for any document that parses and any key path, Set either
 // refuses with the document untouched, or gives a document that parses,
-// holds the value at the path and keeps every other value.
+// holds the value at the path and keeps every other value; and Unset then
+// takes the edit back (see checkUnset).
 func FuzzSet(f *testing.F) {
 	for _, data := range fuzzSeeds(f) {
 		for _, key := range seedKeys {
@@ -98,7 +101,8 @@ func FuzzSet(f *testing.F) {
 			return
 		}
 		before := d.Bytes()
-		if err := d.Set(key, value); err != nil {
+		c, err := d.SetTracked(key, value)
+		if err != nil {
 			checkRefusal(t, d, before, err)
 			return
 		}
@@ -128,7 +132,51 @@ func FuzzSet(f *testing.F) {
 		if v, ok, err := d2.Get(key); err != nil || !ok || v != value {
 			t.Fatalf("Get of the result = %q, %v, %v", v, ok, err)
 		}
+		checkUnset(t, d, key, c, before, lb)
 	})
+}
+
+// checkUnset: Unset after SetTracked takes away what the Set created and
+// blanks what was there; only blank lines may differ from the document of
+// before (Set adds one next to a new line, and cannot tell Unset whether the
+// file ended with one already).
+func checkUnset(t *testing.T, d *Doc, key string, c Created, before []byte, lb map[string]string) {
+	t.Helper()
+	set := d.Bytes()
+	if _, err := d.Unset(key, c); err != nil {
+		t.Fatalf("Unset(%q, %+v): %v\n%q", key, c, err, set)
+	}
+	got := d.Bytes()
+	lg, err := leaves(got)
+	if err != nil {
+		t.Fatalf("Unset gave a document that does not parse: %v\n%q\n%q", err, set, got)
+	}
+	path, _ := parseKeyPath(key)
+	if !c.Key {
+		if v := lg[strings.Join(path, "\x00")]; v != leafOf("") {
+			t.Fatalf("Unset of a key that was there: %s, want a blank string\n%q", v, got)
+		}
+		if err := sameLeavesExcept(lb, lg, path); err != nil {
+			t.Fatalf("%v\n%q\n%q", err, before, got)
+		}
+		return
+	}
+	if !maps.Equal(lb, lg) {
+		t.Fatalf("Unset(%+v) did not restore the values:\n%q\n%q\n%q", c, before, set, got)
+	}
+	if !slices.Equal(nonBlankLines(before), nonBlankLines(got)) {
+		t.Fatalf("Unset(%+v) did not restore the lines:\n%q\n%q\n%q", c, before, set, got)
+	}
+}
+
+func nonBlankLines(b []byte) []string {
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(l) != "" {
+			lines = append(lines, strings.TrimSuffix(l, "\r"))
+		}
+	}
+	return lines
 }
 
 // FuzzDelete: for any document that parses and any key path, Delete either
@@ -183,8 +231,8 @@ func FuzzDelete(f *testing.F) {
 	})
 }
 
-// FuzzCheck holds the linear checker (what decides for documents above
-// unmarshalCheckLimit) to toml.Unmarshal's verdict on every document.
+// FuzzCheck holds Parse's linear checker, the only one in the package, to
+// toml.Unmarshal's verdict on every document: valid or not.
 func FuzzCheck(f *testing.F) {
 	for _, data := range fuzzSeeds(f) {
 		f.Add(data)
@@ -198,7 +246,7 @@ func FuzzCheck(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d := newDoc(data)
-		_, mine := d.index(nil)
+		_, mine := d.index(nil, false)
 		var v map[string]any
 		theirs := toml.Unmarshal(data[d.bom:], &v)
 		if (mine == nil) != (theirs == nil) {
