@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -176,7 +175,7 @@ func (r *Runner) checkWrite() error {
 	if r.doc == nil {
 		return nil
 	}
-	probe := cloneDoc(r.doc)
+	probe := r.doc.Clone()
 	for _, k := range r.t.Keys() {
 		if err := probe.Set(k, "twauth-probe"); err != nil {
 			return annotatePath(err, r.t.ConfigPath)
@@ -217,7 +216,14 @@ func (e *ConfigNotWrittenError) Unwrap() error { return e.Err }
 // The keys twauth creates are recorded in keys.
 func (r *Runner) writeConfig(ctx context.Context, e *store.Entry) error {
 	write := func(d *balconfig.Doc) error { return r.setTokenKeys(d, e) }
-	err := editDoc(context.WithoutCancel(ctx), r.t.ConfigPath, r.doc, r.d.LockTimeout, write)
+	var err error
+	if r.doc != nil {
+		// The document parsed for this command, unless the file changed
+		// since: parsed once (docs/design.md, "The durable sequence").
+		err = balconfig.EditDoc(context.WithoutCancel(ctx), r.doc, r.d.LockTimeout, write)
+	} else {
+		err = balconfig.Edit(context.WithoutCancel(ctx), r.t.ConfigPath, r.d.LockTimeout, write)
+	}
 	if err != nil {
 		return &ConfigNotWrittenError{StorePath: r.st.Where(), ConfigPath: r.t.ConfigPath, HasRefreshToken: e.RefreshToken != "", Err: annotatePath(err, r.t.ConfigPath)}
 	}
@@ -251,26 +257,30 @@ func (r *Runner) configKeys(e *store.Entry, old *store.ConfigKeys) *store.Config
 	return k
 }
 
-// created lists the keys among keys that twauth creates: absent from
-// Config.toml before twauth first wrote them. What old recorded for the
-// same file and key stands; a key twauth has not written before is
-// created when the parsed file lacks it now.
-func (r *Runner) created(old *store.ConfigKeys, keys ...string) []string {
-	var out []string
+// created lists the keys among keys that twauth creates, with the table
+// header each needs: absent from Config.toml before twauth first wrote
+// them. What old recorded for the same file and key stands; for a key
+// twauth has not written before, a copy of the parsed file is asked.
+func (r *Runner) created(old *store.ConfigKeys, keys ...string) []store.CreatedKey {
+	var out []store.CreatedKey
+	probe := r.doc
+	if probe == nil {
+		probe, _ = balconfig.Parse(nil)
+	}
+	probe = probe.Clone()
 	for _, k := range keys {
 		if k == "" {
 			continue
 		}
 		if old != nil && old.Path == r.t.ConfigPath && (old.TokenKey == k || old.RefreshTokenKey == k) {
-			if slices.Contains(old.Created, k) {
-				out = append(out, k)
+			if c, ok := old.CreatedKey(k); ok {
+				out = append(out, c)
 			}
 			continue
 		}
-		if r.doc == nil {
-			out = append(out, k)
-		} else if _, found, err := r.doc.Get(k); err == nil && !found {
-			out = append(out, k)
+		c, err := probe.SetTracked(k, "twauth-probe")
+		if err == nil && c.Key {
+			out = append(out, store.CreatedKey{Key: k, Table: c.Table})
 		}
 	}
 	return out

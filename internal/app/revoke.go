@@ -110,7 +110,7 @@ func (a *Runner) Revoke(ctx context.Context) (*Revoked, error) {
 				if err := clearKey(d, keys, k); err != nil {
 					return err
 				}
-				if slices.Contains(keys.Created, k) {
+				if _, created := keys.CreatedKey(k); created {
 					removed = append(removed, k)
 				} else {
 					blanked = append(blanked, k)
@@ -189,11 +189,9 @@ type Revoked struct {
 // value stops the program at start-up (docs/design.md, "Facts about
 // Ballerina").
 func clearKey(d *balconfig.Doc, keys *store.ConfigKeys, k string) error {
-	if slices.Contains(keys.Created, k) {
-		_, err := d.Delete(k)
-		return err
-	}
-	return d.Set(k, "")
+	c, _ := keys.CreatedKey(k)
+	_, err := d.Unset(k, balconfig.Created{Key: c.Key == k, Table: c.Table})
+	return err
 }
 
 // holdsOurs says whether v, the value of key k of the Config.toml keys

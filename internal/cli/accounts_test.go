@@ -533,10 +533,7 @@ func TestAccountsUpgradeVersion1Store(t *testing.T) {
       "config": {
         "path": "` + cfgA + `",
         "token_key": "token",
-        "token_sha256": "` + store.Fingerprint(access) + `",
-        "created": [
-          "token"
-        ]
+        "token_sha256": "` + store.Fingerprint(access) + `"
       },
       "updated_at": "2026-12-01T09:00:00Z"
     }

@@ -184,7 +184,7 @@ func (c *configCache) read(path string) (resolve.Config, bool, error) {
 type peekConfig struct{ path string }
 
 func (p peekConfig) Get(key string) (string, bool, error) {
-	v, found, _, err := peekKey(p.path, key)
+	v, found, _, err := balconfig.Peek(p.path, key)
 	return v, found, err
 }
 

@@ -158,7 +158,27 @@ type ConfigKeys struct {
 	// the program declares (docs/design.md, "Facts about Ballerina"). A
 	// store written before this was recorded has none: every key is then
 	// blanked, never deleted.
-	Created []string `json:"created,omitempty"`
+	Created []CreatedKey `json:"created,omitempty"`
+}
+
+// CreatedKey is a key twauth added to a Config.toml, and the table header
+// it added for it ("" when none).
+type CreatedKey struct {
+	Key   string `json:"key"`
+	Table string `json:"table,omitempty"`
+}
+
+// CreatedKey returns what c records twauth created for key.
+func (c *ConfigKeys) CreatedKey(key string) (CreatedKey, bool) {
+	if c == nil {
+		return CreatedKey{}, false
+	}
+	for _, k := range c.Created {
+		if k.Key == key {
+			return k, true
+		}
+	}
+	return CreatedKey{}, false
 }
 
 // File is the whole store. Clients maps EntryKey(client id, account) to

@@ -3,21 +3,11 @@ package cli
 import (
 	"fmt"
 
-	"github.com/twauth/twauth/internal/balconfig"
 	"github.com/twauth/twauth/internal/oauth"
 	"github.com/twauth/twauth/internal/resolve"
 )
 
 var sprintf = fmt.Sprintf
-
-func peekKey(path, key string) (string, bool, bool, error) {
-	d, exists, err := balconfig.Load(path)
-	if err != nil || !exists {
-		return "", false, exists, err
-	}
-	v, found, err := d.Get(key)
-	return v, found, true, err
-}
 
 // checkEndpoints refuses endpoints that would send credentials in
 // cleartext to a host other than loopback (RFC 6749 sections 3.1, 3.2).
