@@ -364,6 +364,10 @@ func (a *Runner) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry,
 		// account's own entry lends them in lookupUser.
 		replaced := f.Clients[key]
 		entry.CarryEarlier(replaced)
+		if replaced != nil {
+			// The program's credentials for twauth serve outlive a login.
+			entry.Serve = replaced.Serve
+		}
 		// Journals of the old chain's refreshes hold secrets a new
 		// login supersedes.
 		a.st.ClearJournals(ctx, key)
@@ -435,6 +439,9 @@ func (a *Runner) lookupUser(ctx context.Context, e *store.Entry) {
 				}
 				if n := len(cur.Earlier); n > store.MaxEarlier {
 					cur.Earlier = cur.Earlier[n-store.MaxEarlier:]
+				}
+				if cur.Serve == nil {
+					cur.Serve = o.Serve
 				}
 				delete(f.Clients, k)
 				a.st.ClearJournals(ctx, k)
