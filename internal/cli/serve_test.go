@@ -150,3 +150,18 @@ func TestServeRefusals(t *testing.T) {
 		t.Errorf("a local secret as X's: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestLoginListenElsewhere (issue 17, item 5): --listen binds another
+// local address (a container's 0.0.0.0) with a warning naming the risk;
+// the redirect URI sent to X is unchanged.
+func TestLoginListenElsewhere(t *testing.T) {
+	w := newWorld(t)
+	w.writeConfig("clientId = \"" + publicID + "\"\n")
+	r := w.run("login", "--listen", fmt.Sprintf("0.0.0.0:%d", w.port))
+	if r.code != 0 || !strings.Contains(r.stderr, fmt.Sprintf("the listener is bound to %s", "")) || !strings.Contains(r.stderr, fmt.Sprintf(":%d, not only to loopback", w.port)) {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if got := w.tokenRequests()[0].Form.Get("redirect_uri"); got != w.redirect {
+		t.Errorf("redirect_uri %q, want %q", got, w.redirect)
+	}
+}
