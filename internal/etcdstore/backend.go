@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 
@@ -132,10 +133,12 @@ func (b *Backend) release(st *lockState) error {
 func (b *Backend) revoke(id clientv3.LeaseID) error {
 	ctx, cancel := b.request(context.Background())
 	defer cancel()
-	if _, err := b.cli.Revoke(ctx, id); err != nil {
-		return b.classify(ctx, "release the lock", err)
+	_, err := b.cli.Revoke(ctx, id)
+	if err == nil || errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		// Not found: it ended already, and the lock with it.
+		return nil
 	}
-	return nil
+	return b.classify(ctx, "release the lock", err)
 }
 
 // holding returns the lock state, or a *NotLockedError naming op.
