@@ -305,3 +305,27 @@ func TestDeadHolderReleasedByLease(t *testing.T) {
 	t.Logf("the dead holder's lock was released %s after the kill", time.Since(start).Round(time.Millisecond))
 	unlock()
 }
+
+// A live holder keeps its lease however long X takes to answer, even
+// after the command's context (the one New got) was cancelled by an
+// interrupt: once the refresh is sent, the sequence must finish.
+func TestLeaseOutlivesSlowX(t *testing.T) {
+	r := newRig(t, 1)
+	r.seed(-time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	b, err := New(ctx, r.url, Options{LeaseTTL: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cancel()
+	rot := r.rotation(false)
+	refresh := rot.Refresh
+	rot.Refresh = func(ctx context.Context, rt string, journal func([]byte)) (store.Grant, error) {
+		time.Sleep(3 * time.Second) // X answers after the lease's TTL
+		return refresh(ctx, rt, journal)
+	}
+	if res, err := r.store(b).Rotate(context.Background(), rot); err != nil || !res.Refreshed {
+		t.Fatalf("Rotate with X slower than the lease's TTL = %+v, %v", res, err)
+	}
+}

@@ -92,7 +92,8 @@ type Backend struct {
 // New opens the store at rawURL, etcd://HOST:PORT[,HOST:PORT…]/PREFIX.
 // It reads TLS and authentication from the environment (see the package
 // documentation) and connects lazily, except that a user name and password
-// are checked at once. Close it when done.
+// are checked at once. Cancelling ctx does not cut the connection (each
+// request has its own context); Close does.
 func New(ctx context.Context, rawURL string, opts Options) (*Backend, error) {
 	loc, err := parseURL(rawURL)
 	if err != nil {
@@ -136,7 +137,9 @@ func New(ctx context.Context, rawURL string, opts Options) (*Backend, error) {
 		TLS:                  sec.tls,
 		Username:             sec.user,
 		Password:             sec.password,
-		Context:              ctx,
+		// Not cancelled with ctx: once X has answered, the journal and
+		// the store must still be written after an interrupt.
+		Context: context.WithoutCancel(ctx),
 		// The client logs retries and reconnections; twauth's errors say
 		// what matters, and stderr is the user's.
 		Logger: zap.NewNop(),
