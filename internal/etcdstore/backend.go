@@ -80,7 +80,7 @@ func (b *Backend) acquire(ctx, wait context.Context, start time.Time) (*lockStat
 	}
 	s, err := concurrency.NewSession(b.cli, concurrency.WithLease(lease.ID), concurrency.WithTTL(int(b.ttl)))
 	if err != nil {
-		b.revoke(lease.ID)
+		_ = b.revoke(lease.ID)
 		return nil, b.classify(ctx, "keep the lock's lease alive", err)
 	}
 	st := &lockState{session: s, mutex: concurrency.NewMutex(s, b.lockKey()), read: map[*store.File]int64{}}
