@@ -25,7 +25,7 @@ import (
 )
 
 // The crash test kills `twauth refresh` with SIGKILL at random moments of
-// its run and checks what DESIGN.md promises of a crash:
+// its run and checks what docs/design.md promises of a crash:
 //
 //   - the store and Config.toml are replaced atomically, so each still
 //     parses whatever the moment of the kill;
