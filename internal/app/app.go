@@ -302,6 +302,7 @@ func (r *Runner) newEntry(g store.Grant, old *store.Entry) *store.Entry {
 	}
 	if old != nil {
 		e.UserID, e.Username = old.UserID, old.Username
+		e.Serve = old.Serve
 		if e.Scope == "" {
 			e.Scope = old.Scope
 		}

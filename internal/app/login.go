@@ -33,6 +33,9 @@ type LoginOptions struct {
 	Issuer string
 	// RedirectURIs: the first with a free port wins (--manual: the first).
 	RedirectURIs []string
+	// Listen binds another local address than the redirect URI's host
+	// (0.0.0.0:8765 inside a container); the redirect URI is unchanged.
+	Listen string
 	Scopes       []string
 }
 
@@ -104,6 +107,7 @@ func (a *Runner) Login(ctx context.Context, o LoginOptions) (*LoggedIn, error) {
 		RedirectURIs: o.RedirectURIs,
 		State:        state,
 		Issuer:       o.Issuer,
+		Listen:       o.Listen,
 		OnReject: func(reason string) {
 			// A flood of forged callbacks prints a few lines and a count,
 			// not a line each.
@@ -118,6 +122,9 @@ func (a *Runner) Login(ctx context.Context, o LoginOptions) (*LoggedIn, error) {
 		return nil, err
 	}
 	defer srv.Close()
+	if o.Listen != "" {
+		a.warn("the listener is bound to %s, not only to loopback: anything that reaches that address can try a callback (state still guards the login); use it inside a container, with the port published to 127.0.0.1 only", strings.Join(srv.Addrs(), ", "))
+	}
 	redirect := srv.RedirectURI()
 	if redirect != o.RedirectURIs[0] {
 		a.say("Port of %s is busy: using %s (it must be registered in the X app too).", o.RedirectURIs[0], redirect)
@@ -364,6 +371,10 @@ func (a *Runner) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry,
 		// account's own entry lends them in lookupUser.
 		replaced := f.Clients[key]
 		entry.CarryEarlier(replaced)
+		if replaced != nil {
+			// The program's credentials for twauth serve outlive a login.
+			entry.Serve = replaced.Serve
+		}
 		// Journals of the old chain's refreshes hold secrets a new
 		// login supersedes.
 		a.st.ClearJournals(ctx, key)
@@ -435,6 +446,9 @@ func (a *Runner) lookupUser(ctx context.Context, e *store.Entry) {
 				}
 				if n := len(cur.Earlier); n > store.MaxEarlier {
 					cur.Earlier = cur.Earlier[n-store.MaxEarlier:]
+				}
+				if cur.Serve == nil {
+					cur.Serve = o.Serve
 				}
 				delete(f.Clients, k)
 				a.st.ClearJournals(ctx, k)

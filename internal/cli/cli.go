@@ -212,6 +212,7 @@ Exit codes: 0 ok, 1 failure (network, server), 2 usage or configuration error,
 		NewCmdPKCE(f, nil),
 		NewCmdURL(f, nil),
 		NewCmdExchange(f, nil),
+		NewCmdServe(f, nil),
 		NewCmdVersion(f, nil),
 	)
 	// Made now rather than by Execute, so that the loop below holds it to

@@ -11,6 +11,7 @@ import (
 	"github.com/twauth/twauth/internal/loopback"
 	"github.com/twauth/twauth/internal/oauth"
 	"github.com/twauth/twauth/internal/resolve"
+	"github.com/twauth/twauth/internal/serve"
 	"github.com/twauth/twauth/internal/store"
 )
 
@@ -92,6 +93,9 @@ func classify(err error, ctx context.Context) (int, string) {
 		noDefault *store.NoDefaultPathError
 		account   *resolve.AccountError
 		unsafe    *store.UnsafeError
+		notConf   *serveNotConfiguredError
+		local     *resolve.LocalCredentialError
+		sListen   *serve.ListenError
 		kUnavail  *keyringstore.UnavailableError
 		kLocked   *keyringstore.LockedError
 		kBig      *keyringstore.TooBigError
@@ -137,6 +141,12 @@ func classify(err error, ctx context.Context) (int, string) {
 		return ExitFailure, "remove it with: secret-tool clear service " + kStray.Service + " username " + kStray.Key
 	case errors.As(err, &unsafe):
 		return ExitUsage, unsafe.Fix()
+	case errors.As(err, &local):
+		return ExitUsage, "X's client id and secret go in --client-id-key / --client-secret-key (clientId, clientSecret); the local ones in localClientId / localClientSecret"
+	case errors.As(err, &notConf):
+		return ExitUsage, "run twauth serve --configure in the program's directory first"
+	case errors.As(err, &sListen):
+		return ExitUsage, "serve listens on loopback only: pass --listen 127.0.0.1:PORT"
 	case errors.As(err, &account):
 		return ExitUsage, "pick one with --account @name or TWAUTH_ACCOUNT"
 	case errors.As(err, &clash):

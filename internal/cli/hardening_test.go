@@ -864,13 +864,13 @@ func binaryEnv(home string) []string {
 func TestHardeningBinary(t *testing.T) {
 	bin := twauthBinary(t)
 	t.Run("size", func(t *testing.T) {
-		// Issue 7's target for a default `go build`; BENCHMARKS.md says
+		// Issue 16's bound for a default `go build` (xurl is 19.4 MB); BENCHMARKS.md says
 		// where the bytes go. Deterministic for a toolchain, so a test.
 		fi, err := os.Stat(bin)
 		if err != nil {
 			t.Fatal(err)
 		}
-		const limit = 13_000_000
+		const limit = 20_000_000
 		t.Logf("go build ./cmd/twauth: %d bytes", fi.Size())
 		if fi.Size() > limit {
 			t.Errorf("go build ./cmd/twauth is %d bytes, over the %d-byte target (see BENCHMARKS.md)", fi.Size(), limit)

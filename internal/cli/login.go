@@ -85,6 +85,7 @@ listening, for any registered redirect URI.` + scopesHelp,
 	fl.BoolVar(&o.NoBrowser, "no-browser", false, "print the URL and wait on the listener; open no browser")
 	fl.BoolVar(&o.Manual, "manual", false, "no listener: print the URL, then read the redirect URL (or code) from stdin")
 	fl.StringVar(&o.Browser, "browser", "", "command that opens the URL, which is passed as its last argument or replaces %s (default $BROWSER, else the system's opener)")
+	fl.StringVar(&o.Listen, "listen", "", "local address for the listener instead of the redirect URI's host, e.g. 0.0.0.0:8765 inside a container published with -p 127.0.0.1:8765:8765; the redirect URI sent to X is unchanged")
 	fl.StringVar(&o.Issuer, "issuer", "", "issuer identifier of the authorization server; when set, an iss parameter on the callback must equal it (RFC 9207)")
 	return c
 }

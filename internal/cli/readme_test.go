@@ -448,6 +448,10 @@ func checkReadme(tr *readmeTree, u readmeUses, makefile string) []string {
 	}
 	all := tr.allFlags()
 	for _, v := range readmeUnique(u.envVars) {
+		if strings.HasPrefix(v, "TWAUTH_ETCD_") {
+			// etcd's settings, read by internal/etcdstore (etcdctl's names).
+			continue
+		}
 		flag := "--" + strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(v, "TWAUTH_")), "_", "-")
 		if !slices.Contains(all, flag) || cli.EnvName(strings.TrimPrefix(flag, "--")) != v {
 			ps = append(ps, fmt.Sprintf("README.md: %s names no flag (%s is not one of any command)", v, flag))

@@ -439,8 +439,14 @@ func (t *Target) resolveClient(in Input) error {
 		t.Conflict = &ConflictError{Path: t.ConfigPath, ConfigClientID: t.ConfigClientID, ClientID: t.ClientID.Value, ClientIDFrom: t.ClientID.From}
 	}
 
+	if strings.HasPrefix(t.ClientID.Value, LocalPrefix) {
+		return &LocalCredentialError{What: "client id", From: t.ClientID.From}
+	}
 	// The secret travels with its client id.
 	if s := in.Flags.ClientSecret; s.Set() && s.Value != "" {
+		if strings.HasPrefix(s.Value, LocalPrefix) {
+			return &LocalCredentialError{What: "client secret", From: s.From}
+		}
 		t.ClientSecret = s
 		return nil
 	}
@@ -453,6 +459,8 @@ func (t *Target) resolveClient(in Input) error {
 	}
 	from := fmt.Sprintf("%s key %s", filepath.Base(t.ConfigPath), t.ClientSecretKey)
 	switch {
+	case strings.HasPrefix(secret, LocalPrefix):
+		return &LocalCredentialError{What: "client secret", From: from}
 	case t.ConfigClientID == t.ClientID.Value:
 		t.ClientSecret = Setting{Value: secret, From: from}
 	case t.ConfigClientID == "":
@@ -487,6 +495,18 @@ func (t *Target) resolveKeys(in Input) {
 	default:
 		t.RefreshTokenKey = Setting{From: "default (the refresh token stays in the store)"}
 	}
+}
+
+// LocalPrefix starts every credential `twauth serve` issues to a program
+// (serve.LocalPrefix): such a value is never sent to X as X's.
+const LocalPrefix = "twauth-local-"
+
+// LocalCredentialError: a value twauth serve issued for a program's use is
+// where X's client id or secret is read from.
+type LocalCredentialError struct{ What, From string }
+
+func (e *LocalCredentialError) Error() string {
+	return fmt.Sprintf("the %s from %s is a local credential twauth serve issued for the program, not X's: it is never sent to X", e.What, e.From)
 }
 
 // KeyClashError: a token key is the key of the client id or secret, so

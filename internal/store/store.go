@@ -56,6 +56,9 @@ type Entry struct {
 	// Config says where the access token (and refresh token) were copied,
 	// so that revoke removes exactly those keys.
 	Config *ConfigKeys `json:"config,omitempty"`
+	// Serve holds the hashes of the local credentials `twauth serve`
+	// issued to the program (never the values, never X's).
+	Serve *ServeCredentials `json:"serve,omitempty"`
 	// Earlier lists keys an earlier login or refresh of this client wrote
 	// that the current one no longer does (another --token-key, another
 	// Config.toml): revoke clears each one that still holds that token.
@@ -159,6 +162,15 @@ type ConfigKeys struct {
 	// store written before this was recorded has none: every key is then
 	// blanked, never deleted.
 	Created []CreatedKey `json:"created,omitempty"`
+}
+
+// ServeCredentials are the local credentials of a program that refreshes
+// through `twauth serve`, as SHA-256 hashes (hex): the same fields as
+// serve.Credentials.
+type ServeCredentials struct {
+	ClientID           string `json:"client_id"`
+	ClientSecretSHA256 string `json:"client_secret_sha256"`
+	RefreshTokenSHA256 string `json:"refresh_token_sha256"`
 }
 
 // CreatedKey is a key twauth added to a Config.toml, and the table header

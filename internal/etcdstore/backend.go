@@ -1,0 +1,402 @@
+package etcdstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"github.com/twauth/twauth/internal/store"
+)
+
+// lockState is what one holder of the lock knows.
+type lockState struct {
+	session *concurrency.Session
+	mutex   *concurrency.Mutex
+	// read is the store's revision each File was read at under the lock:
+	// Save writes only over that revision.
+	read map[*store.File]int64
+	// journals numbers the journal keys of this holding.
+	journals int
+	// leftoversErr is why Leftovers could not read the journals: then
+	// Reserve refuses, since the stored refresh token may be spent while
+	// its successor sits in a journal unread.
+	leftoversErr error
+}
+
+// Lock takes the store's lock, waiting up to timeout for another holder:
+// first this process's other goroutines, then a lease lock in etcd. The
+// lease is renewed while the lock is held and ends DefaultLeaseTTL (or
+// Options.LeaseTTL) after a holder dies. An etcd that does not answer
+// within the request timeout fails the lock with *UnreachableError or
+// *NoQuorumError, before anything is sent to X.
+func (b *Backend) Lock(ctx context.Context, timeout time.Duration) (func() error, error) {
+	start := time.Now()
+	wait, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	select {
+	case b.turn <- struct{}{}:
+	case <-wait.Done():
+		return nil, b.lockTimeout(ctx, start)
+	}
+	st, err := b.acquire(ctx, wait, start)
+	if err != nil {
+		<-b.turn
+		return nil, err
+	}
+	b.mu.Lock()
+	b.held = st
+	b.mu.Unlock()
+	var once sync.Once
+	var uerr error
+	return func() error {
+		once.Do(func() {
+			b.mu.Lock()
+			b.held = nil
+			b.mu.Unlock()
+			uerr = b.release(st)
+			<-b.turn
+		})
+		return uerr
+	}, nil
+}
+
+// acquire grants a lease, keeps it alive, and takes the Mutex with it.
+func (b *Backend) acquire(ctx, wait context.Context, start time.Time) (*lockState, error) {
+	rctx, cancel := b.request(ctx)
+	lease, err := b.cli.Grant(rctx, b.ttl)
+	cancel()
+	if err != nil {
+		return nil, b.classify(ctx, "grant the lock's lease", err)
+	}
+	s, err := concurrency.NewSession(b.cli, concurrency.WithLease(lease.ID), concurrency.WithTTL(int(b.ttl)))
+	if err != nil {
+		_ = b.revoke(lease.ID)
+		return nil, b.classify(ctx, "keep the lock's lease alive", err)
+	}
+	st := &lockState{session: s, mutex: concurrency.NewMutex(s, b.lockKey()), read: map[*store.File]int64{}}
+	if err := st.mutex.Lock(wait); err != nil {
+		_ = b.release(st)
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case wait.Err() != nil:
+			return nil, b.lockTimeout(ctx, start)
+		case errors.Is(err, concurrency.ErrSessionExpired):
+			return nil, &LeaseLostError{Where: b.Where(), Lease: int64(lease.ID)}
+		}
+		return nil, b.classify(ctx, "take the lock", err)
+	}
+	// The holder's key says who holds it, for LockHolder.
+	who := fmt.Sprintf("%s since %s", b.holder, time.Now().UTC().Format(time.RFC3339))
+	rctx, cancel = b.request(ctx)
+	resp, err := b.cli.Txn(rctx).If(st.mutex.IsOwner()).
+		Then(clientv3.OpPut(st.mutex.Key(), who, clientv3.WithLease(lease.ID))).Commit()
+	cancel()
+	switch {
+	case err != nil:
+		_ = b.release(st)
+		return nil, b.classify(ctx, "take the lock", err)
+	case !resp.Succeeded:
+		_ = b.release(st)
+		return nil, &LeaseLostError{Where: b.Where(), Lease: int64(lease.ID)}
+	}
+	return st, nil
+}
+
+// lockTimeout is the error of a wait for the lock that ran out.
+func (b *Backend) lockTimeout(ctx context.Context, start time.Time) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	holder, _ := b.LockHolder(context.Background())
+	return &LockTimeoutError{Where: b.Where(), Waited: time.Since(start), Holder: holder}
+}
+
+// release ends the lease, which deletes the lock's key. It runs on a
+// context of its own: the caller's may be cancelled by then. Should etcd
+// not answer, the lease ends by itself after its TTL.
+func (b *Backend) release(st *lockState) error {
+	st.session.Orphan()
+	return b.revoke(st.session.Lease())
+}
+
+func (b *Backend) revoke(id clientv3.LeaseID) error {
+	ctx, cancel := b.request(context.Background())
+	defer cancel()
+	_, err := b.cli.Revoke(ctx, id)
+	if err == nil || errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		// Not found: it ended already, and the lock with it.
+		return nil
+	}
+	return b.classify(ctx, "release the lock", err)
+}
+
+// holding returns the lock state, or a *NotLockedError naming op.
+func (b *Backend) holding(op string) (*lockState, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held == nil {
+		return nil, &NotLockedError{Op: op}
+	}
+	return b.held, nil
+}
+
+// keyURL names a key for messages: etcd://HOST:PORT/KEY.
+func (b *Backend) keyURL(key string) string {
+	return Scheme + strings.Join(b.loc.endpoints, ",") + key
+}
+
+// Load reads the whole store with one request; a missing key is an empty
+// store. It needs no lock (etcd's reads are linearizable), but under the
+// lock it records the revision read, which Save then writes over.
+func (b *Backend) Load(ctx context.Context) (*store.File, error) {
+	rctx, cancel := b.request(ctx)
+	defer cancel()
+	resp, err := b.cli.Get(rctx, b.storeKey())
+	if err != nil {
+		return nil, b.classify(ctx, "read the store", err)
+	}
+	f := &store.File{Version: store.Version, Clients: map[string]*store.Entry{}}
+	var rev int64
+	if len(resp.Kvs) > 0 {
+		kv := resp.Kvs[0]
+		if f, err = store.Decode(kv.Value); err != nil {
+			return nil, &store.CorruptError{Path: b.keyURL(b.storeKey()), Reason: err.Error()}
+		}
+		rev = kv.ModRevision
+	}
+	b.mu.Lock()
+	if b.held != nil {
+		b.held.read[f] = rev
+	}
+	b.mu.Unlock()
+	return f, nil
+}
+
+// Save writes f with a compare-and-swap: only if the store's key is still
+// at the revision f was read at under this lock, and the lock is still
+// this process's. Otherwise nothing is written, and the error is a
+// *ConflictError (someone wrote the key without the lock) or a
+// *LeaseLostError. etcd answers once a majority of its members has the
+// write on disk.
+func (b *Backend) Save(ctx context.Context, f *store.File) error {
+	st, err := b.holding("Save")
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	rev, ok := st.read[f]
+	b.mu.Unlock()
+	if !ok {
+		return errors.New("etcdstore: Save of a store that was not read under this lock: read it with Load after Lock")
+	}
+	data, err := store.Encode(f)
+	if err != nil {
+		return err
+	}
+	key := b.storeKey()
+	rctx, cancel := b.request(ctx)
+	defer cancel()
+	resp, err := b.cli.Txn(rctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", rev), st.mutex.IsOwner()).
+		Then(clientv3.OpPut(key, string(data))).
+		Else(clientv3.OpGet(key, clientv3.WithKeysOnly()), clientv3.OpGet(st.mutex.Key(), clientv3.WithKeysOnly())).
+		Commit()
+	if err != nil {
+		return b.classify(ctx, "write the store", err)
+	}
+	if !resp.Succeeded {
+		if len(resp.Responses[1].GetResponseRange().Kvs) == 0 {
+			return &LeaseLostError{Where: b.Where(), Lease: int64(st.session.Lease())}
+		}
+		var now int64
+		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+			now = kvs[0].ModRevision
+		}
+		return &ConflictError{Key: b.keyURL(key), Read: rev, Now: now}
+	}
+	b.mu.Lock()
+	st.read[f] = resp.Header.Revision
+	b.mu.Unlock()
+	return nil
+}
+
+// Reserve creates an empty journal key for the answer to a refresh of
+// clientID, if the lock is still this process's. An error means nothing
+// may be sent: etcd does not answer, the lock was lost, or Leftovers
+// could not read the journals of killed runs.
+func (b *Backend) Reserve(ctx context.Context, clientID string) (store.Journal, error) {
+	st, err := b.holding("Reserve")
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	if err := st.leftoversErr; err != nil {
+		b.mu.Unlock()
+		return nil, err
+	}
+	st.journals++
+	key := fmt.Sprintf("%s%x-%d", b.journalDir(clientID), int64(st.session.Lease()), st.journals)
+	b.mu.Unlock()
+	rctx, cancel := b.request(ctx)
+	defer cancel()
+	resp, err := b.cli.Txn(rctx).If(st.mutex.IsOwner()).Then(clientv3.OpPut(key, "")).Commit()
+	if err != nil {
+		return nil, b.classify(ctx, "reserve the journal", err)
+	}
+	if !resp.Succeeded {
+		return nil, &LeaseLostError{Where: b.Where(), Lease: int64(st.session.Lease())}
+	}
+	return &journal{b: b, key: key}, nil
+}
+
+// journal is a reserved journal key.
+type journal struct {
+	b    *Backend
+	key  string
+	body []byte
+}
+
+// Fill writes X's answer into the journal. It is not bound to the lock:
+// once X has answered, its answer is the only copy of the chain, and it
+// is kept even when the lock was lost meanwhile.
+func (j *journal) Fill(body []byte) error {
+	j.body = body
+	ctx, cancel := j.b.request(context.Background())
+	defer cancel()
+	if _, err := j.b.cli.Put(ctx, j.key, string(body)); err != nil {
+		return j.b.classify(ctx, "journal X's answer", err)
+	}
+	return nil
+}
+
+// Close deletes the journal unless keep is set and it holds a refresh
+// token.
+func (j *journal) Close(keep bool) error {
+	if keep && refreshTokenOf(j.body) != "" {
+		return nil
+	}
+	ctx, cancel := j.b.request(context.Background())
+	defer cancel()
+	if _, err := j.b.cli.Delete(ctx, j.key); err != nil {
+		return j.b.classify(ctx, "delete the journal", err)
+	}
+	return nil
+}
+
+// Leftovers lists, newest first, the refresh tokens other than current in
+// the journals of clientID: answers of X that a killed holder (on any
+// machine) journalled but did not save. A journal written after the
+// store's last write is Newer. Store and journals are read in one request.
+// When they cannot be read, the list is empty and, under the lock, the
+// next Reserve fails (store.Backend's Leftovers returns no error).
+func (b *Backend) Leftovers(ctx context.Context, clientID, current string) []store.Leftover {
+	rctx, cancel := b.request(ctx)
+	defer cancel()
+	resp, err := b.cli.Txn(rctx).Then(
+		clientv3.OpGet(b.storeKey(), clientv3.WithKeysOnly()),
+		clientv3.OpGet(b.journalDir(clientID), clientv3.WithPrefix()),
+	).Commit()
+	if err != nil {
+		err = b.classify(ctx, "read the journals of killed runs", err)
+		b.mu.Lock()
+		if b.held != nil {
+			b.held.leftoversErr = err
+		}
+		b.mu.Unlock()
+		return nil
+	}
+	var storeRev int64
+	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+		storeRev = kvs[0].ModRevision
+	}
+	kvs := resp.Responses[1].GetResponseRange().Kvs
+	sort.SliceStable(kvs, func(i, j int) bool { return kvs[i].ModRevision > kvs[j].ModRevision })
+	var out []store.Leftover
+	for _, kv := range kvs {
+		if rt := refreshTokenOf(kv.Value); rt != "" && rt != current {
+			out = append(out, store.Leftover{Where: b.keyURL(string(kv.Key)), RefreshToken: rt, Newer: kv.ModRevision > storeRev})
+		}
+	}
+	return out
+}
+
+// ClearJournals deletes clientID's journals, if the lock is still this
+// process's: another holder's journal may hold the chain. Without the
+// lock it does nothing.
+func (b *Backend) ClearJournals(ctx context.Context, clientID string) {
+	st, err := b.holding("ClearJournals")
+	if err != nil {
+		return
+	}
+	rctx, cancel := b.request(ctx)
+	defer cancel()
+	_, _ = b.cli.Txn(rctx).If(st.mutex.IsOwner()).
+		Then(clientv3.OpDelete(b.journalDir(clientID), clientv3.WithPrefix())).Commit()
+}
+
+// LockHolder describes the holder of the lock ("HOST pid N since TIME
+// (lease …, ends in 12s unless renewed)"), or "" when nobody holds it.
+func (b *Backend) LockHolder(ctx context.Context) (string, error) {
+	rctx, cancel := b.request(ctx)
+	defer cancel()
+	resp, err := b.cli.Get(rctx, b.lockKey()+"/", clientv3.WithFirstCreate()...)
+	if err != nil {
+		return "", b.classify(ctx, "read the lock", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return "", nil
+	}
+	kv := resp.Kvs[0]
+	who := printable(string(kv.Value))
+	if who == "" {
+		who = "a twauth taking the lock"
+	}
+	ttl, err := b.cli.TimeToLive(rctx, clientv3.LeaseID(kv.Lease))
+	if err == nil && ttl.TTL > 0 {
+		return fmt.Sprintf("%s (lease %x, ends in %ds unless renewed)", who, kv.Lease, ttl.TTL), nil
+	}
+	return fmt.Sprintf("%s (lease %x)", who, kv.Lease), nil
+}
+
+// printable keeps a value read from etcd from rewriting the terminal:
+// control characters become spaces, and it is cut to 200 bytes.
+func printable(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > 200 {
+		s = strings.ToValidUTF8(s[:200], "")
+	}
+	return s
+}
+
+// refreshTokenOf reads the refresh token from the body of a token answer:
+// JSON, as X sends, or a form-encoded body (golang.org/x/oauth2 reads
+// both). An answer cut short gives none. It is store's rule, which is
+// unexported.
+func refreshTokenOf(body []byte) string {
+	var j struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if json.Unmarshal(body, &j) == nil {
+		return j.RefreshToken
+	}
+	if v, err := url.ParseQuery(string(body)); err == nil {
+		return v.Get("refresh_token")
+	}
+	return ""
+}

@@ -1,0 +1,235 @@
+package etcdstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/twauth/twauth/internal/etcdtest"
+	"github.com/twauth/twauth/internal/store"
+	"github.com/twauth/twauth/internal/xtest"
+)
+
+// etcd unreachable: the lock fails, so nothing is sent to X; the token
+// fast path fails too.
+func TestUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	x := xtest.Start(t, xtest.Options{Clients: []xtest.Client{{ID: testClient}}})
+	b, err := New(context.Background(), "etcd://"+addr+"/twauth", Options{RequestTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var calls atomic.Int64
+	st := &store.Store{Path: t.TempDir() + "/tokens.json", Backend: b}
+	_, err = st.Rotate(context.Background(), rotation(x.TokenURL(), x.Client(), &calls, false))
+	var ue *UnreachableError
+	if !errors.As(err, &ue) || ue.Where != "etcd://"+addr+"/twauth" || !strings.Contains(err.Error(), "grant the lock's lease") {
+		t.Fatalf("Rotate with etcd down = %v, want an *UnreachableError from the lock", err)
+	}
+	t.Log(err)
+	if calls.Load() != 0 || x.Count(xtest.TokenPath) != 0 {
+		t.Errorf("with etcd down, Refresh was called %d times and X got %d requests", calls.Load(), x.Count(xtest.TokenPath))
+	}
+	if _, err := st.Load(); !errors.As(err, &ue) || !strings.Contains(err.Error(), "read the store") {
+		t.Errorf("Load with etcd down = %v, want an *UnreachableError", err)
+	}
+}
+
+// A three-member cluster refreshes with its leader down (SIGKILL, as a
+// crash); with two members down it has no quorum: the lock fails, nothing
+// is sent.
+func TestQuorum(t *testing.T) {
+	r := newRig(t, 3)
+	r.seed(time.Minute)
+	r.etcd.Leader().Kill()
+	r.etcd.Leader() // the two left elect one
+	st := r.store(r.backend("machine-a", Options{}))
+	res, err := st.Rotate(context.Background(), r.rotation(false))
+	if err != nil || !res.Refreshed {
+		t.Fatalf("Rotate with one member of three stopped = %+v, %v; want a refresh", res, err)
+	}
+	if _, e := r.stored(); e == nil || e.AccessToken != res.Entry.AccessToken {
+		t.Fatalf("the store after the refresh holds %+v", e)
+	}
+	r.etcd.Leader().Kill()
+	// A twauth started now, as the next `twauth token` would be.
+	st = r.store(r.backend("machine-b", Options{RequestTimeout: time.Second}))
+	_, err = st.Rotate(context.Background(), r.rotation(false))
+	var nq *NoQuorumError
+	if !errors.As(err, &nq) || !strings.Contains(err.Error(), "has no leader") {
+		t.Fatalf("Rotate with two members of three stopped = %v, want a *NoQuorumError", err)
+	}
+	t.Log(err)
+	if n := r.calls.Load(); n != 1 {
+		t.Errorf("Refresh was called %d times, want only the first refresh's 1", n)
+	}
+	if ok, refused := r.refreshAnswers(); ok != 1 || refused != 0 {
+		t.Errorf("X answered %d refreshes and refused %d; want 1 and 0", ok, refused)
+	}
+	if _, err := st.Load(); !errors.As(err, &nq) {
+		t.Errorf("Load without quorum = %v, want a *NoQuorumError", err)
+	}
+}
+
+// Someone writes the store without the lock between the read and the
+// write (an etcdctl put): the compare-and-swap refuses, nothing is
+// overwritten, and X's answer waits in the journal for the next run.
+func TestRevisionMoved(t *testing.T) {
+	r := newRig(t, 1)
+	seeded := r.seed(time.Minute)
+	st := r.store(r.backend("machine-a", Options{}))
+	rot := r.rotation(false)
+	refresh := rot.Refresh
+	var intruder []byte
+	rot.Refresh = func(ctx context.Context, rt string, journal func([]byte)) (store.Grant, error) {
+		old, _ := r.stored()
+		intruder = bytes.Replace(old, []byte(`"scope"`), []byte(`"username": "intruder",`+"\n    "+`"scope"`), 1)
+		if _, err := r.raw.Put(ctx, storeKey, string(intruder)); err != nil {
+			t.Errorf("put: %v", err)
+		}
+		return refresh(ctx, rt, journal)
+	}
+	res, err := st.Rotate(context.Background(), rot)
+	var se *store.SaveError
+	var ce *ConflictError
+	if !errors.As(err, &se) || !errors.As(err, &ce) || ce.Now <= ce.Read || ce.Key != "etcd://"+r.etcd.Members[0].Endpoint+storeKey {
+		t.Fatalf("Rotate with the store written meanwhile = %v, want a *store.SaveError with a *ConflictError", err)
+	}
+	t.Log(err)
+	if res.Entry == nil || res.Entry.RefreshToken == seeded.RefreshToken || !r.x.IsValidRefreshToken(res.Entry.RefreshToken) {
+		t.Fatalf("the result does not carry X's new token: %+v", res.Entry)
+	}
+	if data, e := r.stored(); !bytes.Equal(data, intruder) || e.Username != "intruder" {
+		t.Fatalf("the intruder's write was overwritten:\n%s", data)
+	}
+	// The next run recovers the chain from the journal, which is newer
+	// than the intruder's write, and sends no spent token.
+	res2, err := r.store(r.backend("machine-b", Options{})).Rotate(context.Background(), r.rotation(false))
+	if err != nil || !strings.HasPrefix(res2.RecoveredFrom, "etcd://"+r.etcd.Members[0].Endpoint+journalKey) {
+		t.Fatalf("the next Rotate = %+v, %v; want a recovery from the journal", res2, err)
+	}
+	if ok, refused := r.refreshAnswers(); ok != 2 || refused != 0 {
+		t.Errorf("X answered %d refreshes and refused %d; want 2 and 0", ok, refused)
+	}
+	if js := r.journals(); len(js) != 0 {
+		t.Errorf("journals left after the recovery: %q", js)
+	}
+}
+
+// The lock's lease ends while X is being called (here: revoked from
+// outside, as an expiry would): the write is refused, X's answer stays in
+// the etcd journal, and the next holder recovers the chain from it.
+func TestLeaseLost(t *testing.T) {
+	r := newRig(t, 1)
+	seeded := r.seed(time.Minute)
+	before, _ := r.stored()
+	st := r.store(r.backend("machine-a", Options{}))
+	rot := r.rotation(false)
+	refresh := rot.Refresh
+	rot.Refresh = func(ctx context.Context, rt string, journal func([]byte)) (store.Grant, error) {
+		g, err := refresh(ctx, rt, journal)
+		resp, gerr := r.raw.Get(ctx, lockPrefix, clientv3.WithPrefix())
+		if gerr != nil || len(resp.Kvs) != 1 {
+			t.Errorf("lock keys: %v, %v", resp, gerr)
+			return g, err
+		}
+		if _, err := r.raw.Revoke(ctx, clientv3.LeaseID(resp.Kvs[0].Lease)); err != nil {
+			t.Errorf("revoke: %v", err)
+		}
+		return g, err
+	}
+	res, err := st.Rotate(context.Background(), rot)
+	var se *store.SaveError
+	var ll *LeaseLostError
+	if !errors.As(err, &se) || !errors.As(err, &ll) {
+		t.Fatalf("Rotate that lost its lease = %v, want a *store.SaveError with a *LeaseLostError", err)
+	}
+	t.Log(err)
+	if after, _ := r.stored(); !bytes.Equal(after, before) {
+		t.Fatalf("the store was written without the lock:\n%s", after)
+	}
+	if js := r.journals(); len(js) != 1 {
+		t.Fatalf("journals = %q, want X's answer", js)
+	}
+	res2, err := r.store(r.backend("machine-b", Options{})).Rotate(context.Background(), r.rotation(false))
+	if err != nil || res2.RecoveredFrom == "" {
+		t.Fatalf("the next Rotate = %+v, %v; want a recovery from the journal", res2, err)
+	}
+	if res2.Entry.RefreshToken == res.Entry.RefreshToken || res2.Entry.RefreshToken == seeded.RefreshToken {
+		t.Errorf("the chain did not move on from the journalled token")
+	}
+	if ok, refused := r.refreshAnswers(); ok != 2 || refused != 0 {
+		t.Errorf("X answered %d refreshes and refused %d; want 2 and 0 (no spent token sent)", ok, refused)
+	}
+}
+
+// TLS with a client certificate and a user and password, from the
+// environment as etcdctl reads it; a wrong password is an *AuthError.
+func TestTLSAndAuth(t *testing.T) {
+	pki := newPKI(t)
+	c := etcdtest.Start(t, etcdtest.Options{TLS: &etcdtest.TLS{CAFile: pki.CA, CertFile: pki.ServerCert, KeyFile: pki.ServerKey, Client: pki.Client}})
+	raw := c.Client()
+	ctx := context.Background()
+	for _, step := range []func() error{
+		func() error { _, err := raw.UserAdd(ctx, "root", "root-pw"); return err },
+		func() error { _, err := raw.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := raw.UserAdd(ctx, "twauth", "s3cret"); return err },
+		func() error { _, err := raw.RoleAdd(ctx, "twauth"); return err },
+		func() error {
+			_, err := raw.RoleGrantPermission(ctx, "twauth", testPrefix+"/", clientv3.GetPrefixRangeEnd(testPrefix+"/"), clientv3.PermissionType(clientv3.PermReadWrite))
+			return err
+		},
+		func() error { _, err := raw.UserGrantRole(ctx, "twauth", "twauth"); return err },
+		func() error { _, err := raw.AuthEnable(ctx); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatalf("set up etcd auth: %v", err)
+		}
+	}
+	vars := map[string]string{
+		"ETCDCTL_CACERT": pki.CA, "ETCDCTL_CERT": pki.ClientCert, "ETCDCTL_KEY": pki.ClientKey,
+		"ETCDCTL_USER": "twauth", "ETCDCTL_PASSWORD": "s3cret",
+	}
+	b, err := New(ctx, c.URL(testPrefix), Options{Getenv: env(vars)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if w := b.Warnings(); len(w) != 0 {
+		t.Errorf("Warnings over TLS = %q", w)
+	}
+	st := &store.Store{Path: t.TempDir() + "/tokens.json", Backend: b}
+	e := &store.Entry{ClientID: testClient, AccessToken: "a", RefreshToken: "r", TokenType: "bearer"}
+	if err := st.Update(ctx, func(f *store.File) error { f.Clients[testClient] = e; return nil }); err != nil {
+		t.Fatalf("Update over TLS with a password: %v", err)
+	}
+	if f, err := st.Load(); err != nil || f.Clients[testClient] == nil {
+		t.Fatalf("Load over TLS = %v, %v", f, err)
+	}
+	vars["ETCDCTL_PASSWORD"] = "wrong"
+	_, err = New(ctx, c.URL(testPrefix), Options{Getenv: env(vars)})
+	var ae *AuthError
+	if !errors.As(err, &ae) || ae.From != "ETCDCTL_" || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("New with a wrong password = %v, want an *AuthError that does not show it", err)
+	}
+	t.Log(err)
+	// Without the CA, the server's certificate is not trusted.
+	delete(vars, "ETCDCTL_CACERT")
+	vars["ETCDCTL_PASSWORD"] = "s3cret"
+	if _, err := New(ctx, c.URL(testPrefix), Options{Getenv: env(vars), RequestTimeout: time.Second}); err == nil {
+		t.Fatal("New without the CA connected to a server whose certificate it cannot check")
+	}
+}
