@@ -84,20 +84,43 @@ func completeScopes(_ *cobra.Command, _ []string, toComplete string) ([]string, 
 	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
-// completeStore completes the keyring forms of --store once a word starts
-// like them, and otherwise leaves the shell to complete a file name.
+// storeForms are the values of --store that are not files; open says
+// that more must follow (a service name, etcd's endpoints).
+var storeForms = []struct {
+	value, help string
+	open        bool
+}{
+	{"keyring", "the OS keyring, service " + keyringstore.DefaultService, false},
+	{"keyring:", "keyring:SERVICE, the OS keyring under another service name", true},
+	{"etcd://", "etcd://HOST:PORT[,HOST:PORT...]/PREFIX, one chain shared by many machines", true},
+}
+
+// completeStore completes the keyring and etcd forms of --store once a word
+// starts like them, and otherwise leaves the shell to complete a file name.
 func completeStore(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	switch {
-	case strings.HasPrefix(toComplete, "keyring:"):
-		// A service name: nothing lists them.
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	case toComplete != "" && strings.HasPrefix("keyring", toComplete):
-		return []string{
-			"keyring\tthe OS keyring, service " + keyringstore.DefaultService,
-			"keyring:\tkeyring:SERVICE, the OS keyring under another service name",
-		}, cobra.ShellCompDirectiveNoFileComp
+	if toComplete == "" {
+		return nil, cobra.ShellCompDirectiveDefault
 	}
-	return nil, cobra.ShellCompDirectiveDefault
+	var out []string
+	open := false
+	for _, form := range storeForms {
+		if strings.HasPrefix(toComplete, form.value) && form.open {
+			// A service name or endpoints: nothing lists them.
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		if strings.HasPrefix(form.value, toComplete) {
+			out = append(out, form.value+"\t"+form.help)
+			open = form.open
+		}
+	}
+	switch {
+	case len(out) == 0:
+		return nil, cobra.ShellCompDirectiveDefault
+	case len(out) == 1 && open:
+		// Nothing after "etcd://" yet: no space.
+		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
 // completeClientIDs completes the client ids in the token store, each
@@ -172,12 +195,16 @@ func (f *Factory) completionValue(cmd *cobra.Command, name, flagValue string) st
 // completionStore reads the token store openStore would open, read-only:
 // the file --store or TWAUTH_STORE names, else the default file, which is
 // also where a keyring store keeps the client ids and usernames (the
-// keyring itself is never asked: it may want to be unlocked). Nil when the
-// store cannot be read or is refused: completion then offers nothing, and
-// says nothing.
+// keyring itself is never asked: it may want to be unlocked; nor is an
+// etcd store: completion asks no server). Nil when the store cannot be
+// read or is refused: completion then offers nothing, and says nothing.
 func (f *Factory) completionStore(cmd *cobra.Command) *store.File {
 	path := f.completionValue(cmd, "store", f.Global.StoreArg)
-	if strings.HasPrefix(path, "keyring:") || path == "keyring" {
+	switch {
+	case strings.HasPrefix(path, "etcd://"):
+		// Completion asks no server.
+		return nil
+	case strings.HasPrefix(path, "keyring:") || path == "keyring":
 		path = ""
 	}
 	if path == "" {

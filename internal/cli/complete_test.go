@@ -58,10 +58,12 @@ func TestCompletionFixedValues(t *testing.T) {
 			"zsh\tGenerate the autocompletion script for zsh",
 			compNoFiles)},
 		{[]string{"completion", "z"}, compLines("zsh\tGenerate the autocompletion script for zsh", compNoFiles)},
-		// --store: a file, or the keyring forms once the word starts like
-		// them; nothing lists keyring service names.
+		// --store: a file, or the keyring and etcd forms once the word
+		// starts like them; nothing lists keyring services or etcd
+		// endpoints.
 		{[]string{"status", "--store", ""}, compLines(compFiles)},
 		{[]string{"status", "--store", "./st"}, compLines(compFiles)},
+		{[]string{"status", "--store", "/tmp/keyring"}, compLines(compFiles)},
 		{[]string{"token", "--store", "k"}, compLines(
 			"keyring\tthe OS keyring, service twauth",
 			"keyring:\tkeyring:SERVICE, the OS keyring under another service name",
@@ -72,6 +74,12 @@ func TestCompletionFixedValues(t *testing.T) {
 			compNoFiles)},
 		{[]string{"token", "--store", "keyring:"}, compLines(compNoFiles)},
 		{[]string{"token", "--store", "keyring:my"}, compLines(compNoFiles)},
+		// One form that needs more: no space after it (NoFileComp|NoSpace).
+		{[]string{"token", "--store", "e"}, compLines(
+			"etcd://\tetcd://HOST:PORT[,HOST:PORT...]/PREFIX, one chain shared by many machines", ":6")},
+		{[]string{"token", "--store", "etcd:"}, compLines(
+			"etcd://\tetcd://HOST:PORT[,HOST:PORT...]/PREFIX, one chain shared by many machines", ":6")},
+		{[]string{"token", "--store", "etcd://127.0.0.1:2379/x"}, compLines(compNoFiles)},
 	} {
 		if got := runComplete(t, nil, tc.args...); got != tc.want {
 			t.Errorf("__complete %q:\n got %q\nwant %q", tc.args, got, tc.want)
