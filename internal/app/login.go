@@ -36,7 +36,7 @@ type LoginOptions struct {
 	// Listen binds another local address than the redirect URI's host
 	// (0.0.0.0:8765 inside a container); the redirect URI is unchanged.
 	Listen string
-	Scopes       []string
+	Scopes []string
 }
 
 // LoggedIn is the outcome of a login or exchange.

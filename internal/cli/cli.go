@@ -49,6 +49,8 @@ type Factory struct {
 	Global *GlobalOptions
 	// browser is login's --browser command.
 	browser string
+	// closers release what the command opened (an etcd connection).
+	closers []func()
 }
 
 // GlobalOptions are the flags every command has.
@@ -115,7 +117,12 @@ func Run(ctx context.Context, deps Deps, args []string) int {
 	if deps.Stdin == nil {
 		deps.Stdin = strings.NewReader("")
 	}
-	root := NewRootCmd(deps)
+	root, f := newRoot(deps)
+	defer func() {
+		for _, c := range f.closers {
+			c()
+		}
+	}()
 	root.SetArgs(args)
 	root.SetIn(deps.Stdin)
 	root.SetOut(deps.Stdout)
@@ -131,6 +138,11 @@ func Run(ctx context.Context, deps Deps, args []string) int {
 
 // NewRootCmd builds twauth's whole command tree.
 func NewRootCmd(deps Deps) *cobra.Command {
+	root, _ := newRoot(deps)
+	return root
+}
+
+func newRoot(deps Deps) (*cobra.Command, *Factory) {
 	f := &Factory{Deps: deps, Global: &GlobalOptions{flags: map[string]string{}}}
 	g := f.Global
 	root := &cobra.Command{
@@ -197,7 +209,7 @@ Exit codes: 0 ok, 1 failure (network, server), 2 usage or configuration error,
 	pf.StringVar(&g.RefreshTokenKey, "refresh-token-key", "", "Config.toml key for the refresh token (default: none, the refresh token stays in the store)")
 	pf.StringVar(&g.ClientIDKey, "client-id-key", "clientId", "Config.toml key holding the client id")
 	pf.StringVar(&g.ClientSecretKey, "client-secret-key", "clientSecret", "Config.toml key holding the client secret")
-	pf.StringVar(&g.StoreArg, "store", "", "twauth's token store (default <user config dir>/twauth/tokens.json)")
+	pf.StringVar(&g.StoreArg, "store", "", "where the tokens live: a file PATH, keyring: or keyring:SERVICE (the OS keyring), or etcd://HOST:PORT[,HOST:PORT…]/PREFIX (default <user config dir>/twauth/tokens.json, or the OS keyring a login found)")
 	pf.BoolVar(&g.JSON, "json", false, "print machine-readable JSON on stdout")
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "trace HTTP requests on stderr, secrets redacted")
 	pf.DurationVar(&g.HTTPTimeout, "http-timeout", 30*time.Second, "timeout of each request to X")
@@ -232,7 +244,7 @@ Exit codes: 0 ok, 1 failure (network, server), 2 usage or configuration error,
 		wrapArgs(c)
 	}
 	registerCompletions(root, f)
-	return root
+	return root, f
 }
 
 // wrapArgs marks argument errors as usage errors.

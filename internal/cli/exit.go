@@ -7,6 +7,7 @@ import (
 	"github.com/twauth/twauth/internal/app"
 	"github.com/twauth/twauth/internal/atomicfile"
 	"github.com/twauth/twauth/internal/balconfig"
+	"github.com/twauth/twauth/internal/etcdstore"
 	"github.com/twauth/twauth/internal/keyringstore"
 	"github.com/twauth/twauth/internal/loopback"
 	"github.com/twauth/twauth/internal/oauth"
@@ -96,6 +97,14 @@ func classify(err error, ctx context.Context) (int, string) {
 		notConf   *serveNotConfiguredError
 		local     *resolve.LocalCredentialError
 		sListen   *serve.ListenError
+		eURL      *etcdstore.URLError
+		eConfig   *etcdstore.ConfigError
+		eAuth     *etcdstore.AuthError
+		eUnreach  *etcdstore.UnreachableError
+		eQuorum   *etcdstore.NoQuorumError
+		eLockT    *etcdstore.LockTimeoutError
+		eLease    *etcdstore.LeaseLostError
+		eConflict *etcdstore.ConflictError
 		kUnavail  *keyringstore.UnavailableError
 		kLocked   *keyringstore.LockedError
 		kBig      *keyringstore.TooBigError
@@ -125,10 +134,20 @@ func classify(err error, ctx context.Context) (int, string) {
 			return code, "once it can be written, twauth refresh writes it"
 		}
 		return code, "once it can be written, run twauth login again (no refresh token was issued)"
+	case errors.As(err, &saveE) && (errors.As(err, &eLease) || errors.As(err, &eConflict)):
+		return ExitFailure, "X's answer is kept in etcd's journal: run twauth refresh to recover it"
 	case errors.As(err, &saveE):
 		return ExitFailure, "unless it reached Config.toml or --json output, run twauth login"
 	case errors.As(err, &conflict):
 		return ExitUsage, "pass --config with the Config.toml of " + conflict.ClientID + ", or --client-id " + conflict.ConfigClientID + " to act for the file's app"
+	case errors.As(err, &eURL), errors.As(err, &eConfig):
+		return ExitUsage, "the form is --store etcd://HOST:PORT[,HOST:PORT…]/PREFIX; TLS and credentials come from ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY, ETCDCTL_USER, ETCDCTL_PASSWORD"
+	case errors.As(err, &eAuth):
+		return ExitUsage, "check ETCDCTL_USER / ETCDCTL_PASSWORD (or TWAUTH_ETCD_*) and the user's role on the prefix"
+	case errors.As(err, &eUnreach), errors.As(err, &eQuorum):
+		return ExitFailure, "nothing was sent to X; try again when etcd answers"
+	case errors.As(err, &eLockT):
+		return ExitFailure, "another machine holds the chain's lock; try again, or raise --lock-timeout"
 	case errors.As(err, &kUnavail):
 		return ExitUsage, "start a Secret Service (gnome-keyring, KeePassXC), or keep the tokens in a file with --store PATH"
 	case errors.As(err, &kLocked):

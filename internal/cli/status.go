@@ -108,6 +108,15 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 	}
 	row("Config.toml", fmt.Sprintf("%s, key %s (%s)", t.ConfigPath, t.TokenKey.Value, s.ConfigState))
 	row("Token store", st.Where())
+	if lh, ok := st.Backend.(interface {
+		LockHolder(context.Context) (string, error)
+	}); ok {
+		if h, err := lh.LockHolder(ctx); err == nil && h != "" {
+			row("Lock", "held by "+h)
+		} else if err == nil {
+			row("Lock", "free")
+		}
+	}
 	row("Scopes", e.Scope)
 	if expired {
 		row("Access token", "expired "+app.WhenText(e.Expiry, now))

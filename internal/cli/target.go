@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/twauth/twauth/internal/app"
 	"github.com/twauth/twauth/internal/balconfig"
+	"github.com/twauth/twauth/internal/etcdstore"
 	"github.com/twauth/twauth/internal/keyringstore"
 	"github.com/twauth/twauth/internal/resolve"
 	"github.com/twauth/twauth/internal/store"
@@ -55,6 +57,9 @@ func (f *Factory) openStore() (*store.Store, error) {
 // tokens into a keyring found available.
 func (f *Factory) openStoreFor(login bool) (*store.Store, error) {
 	arg := f.Global.StoreArg
+	if strings.HasPrefix(arg, etcdstore.Scheme) {
+		return f.openEtcd(arg)
+	}
 	service, keyring := "", false
 	if svc, ok := strings.CutPrefix(arg, "keyring:"); ok || arg == "keyring" {
 		service, keyring, arg = svc, true, ""
@@ -106,6 +111,26 @@ func (f *Factory) openStoreFor(login bool) (*store.Store, error) {
 		return file, nil
 	}
 	return inKeyring(""), nil
+}
+
+// openEtcd is the store in etcd at arg. Pending logins stay in the
+// default file's directory: they belong to one machine's browser.
+func (f *Factory) openEtcd(arg string) (*store.Store, error) {
+	// The connection outlives the command's context: an interrupt after X
+	// answered must still let the rotated token be saved.
+	b, err := etcdstore.New(context.Background(), arg, etcdstore.Options{Getenv: f.Getenv})
+	if err != nil {
+		return nil, err
+	}
+	f.closers = append(f.closers, func() { b.Close() })
+	for _, w := range b.Warnings() {
+		f.warnf("%s", w)
+	}
+	path, err := store.DefaultPath()
+	if err != nil {
+		return nil, err
+	}
+	return &store.Store{Path: path, Backend: b, LockTimeout: f.Global.LockTimeout}, nil
 }
 
 // keyringReachable reports whether a keyring may be there to probe: on

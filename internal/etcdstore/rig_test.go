@@ -109,7 +109,7 @@ func childHold() int {
 func rotation(tokenURL string, hc *http.Client, calls *atomic.Int64, fresh bool) store.Rotation {
 	oc := &oauth.Client{ClientID: testClient, TokenURL: tokenURL, HTTP: hc}
 	rot := store.Rotation{
-		Key:      testClient,
+		Key: testClient,
 		Refresh: func(ctx context.Context, rt string, journal func([]byte)) (store.Grant, error) {
 			if calls != nil {
 				calls.Add(1)

@@ -70,7 +70,9 @@ func TestResolve(t *testing.T) {
 			}},
 		{name: "config 3: ./Config.toml when it exists", in: Input{Use: ExistingLogin, Store: storeOf(entry("a", "", "", other))},
 			files: files{local: {}, other: {}},
-			check: func(t *testing.T, tg *Target) { want(t, tg.ConfigPath, local, tg.ConfigWhy, "Config.toml in the working directory") }},
+			check: func(t *testing.T, tg *Target) {
+				want(t, tg.ConfigPath, local, tg.ConfigWhy, "Config.toml in the working directory")
+			}},
 		{name: "config 4: the file login recorded, when none is here", in: Input{Use: ExistingLogin, Store: storeOf(entry("a", "", "", other))},
 			files: files{other: {}},
 			check: func(t *testing.T, tg *Target) {
@@ -102,7 +104,9 @@ func TestResolve(t *testing.T) {
 				}
 			}},
 		{name: "client id 2: the file's clientId", in: Input{}, files: files{local: {"clientId": "b"}},
-			check: func(t *testing.T, tg *Target) { want(t, tg.ClientID.Value, "b", tg.ClientID.From, "Config.toml key clientId") }},
+			check: func(t *testing.T, tg *Target) {
+				want(t, tg.ClientID.Value, "b", tg.ClientID.From, "Config.toml key clientId")
+			}},
 		{name: "client id 2: another key name", in: Input{Flags: Flags{ClientIDKey: flag("app.id")}}, files: files{local: {"app.id": "b"}},
 			check: func(t *testing.T, tg *Target) { want(t, tg.ClientID.Value, "b", tg.ClientIDKey, "app.id") }},
 		{name: "client id 3: the app whose login wrote this file", in: Input{Use: ExistingLogin, Store: storeOf(entry("a", "", "", local), entry("b", "", "", other))},
@@ -111,7 +115,9 @@ func TestResolve(t *testing.T) {
 				want(t, tg.ClientID.Value, "a", tg.ClientID.From, "the store: the app whose login wrote Config.toml")
 			}},
 		{name: "client id 4: the store's only app", in: Input{Use: ExistingLogin, Store: storeOf(entry("a", "", "", ""))},
-			check: func(t *testing.T, tg *Target) { want(t, tg.ClientID.Value, "a", tg.ClientID.From, "the store: its only app") }},
+			check: func(t *testing.T, tg *Target) {
+				want(t, tg.ClientID.Value, "a", tg.ClientID.From, "the store: its only app")
+			}},
 		{name: "client id 5: several apps", in: Input{Use: ExistingLogin, Store: storeOf(entry("a", "", "", ""), entry("b", "", "", ""))},
 			errHas: "several apps (a, b)", err: &NoClientError{}},
 		{name: "client id 5: none stored", in: Input{Use: ExistingLogin}, errHas: "no token is stored", err: &NoClientError{}},
@@ -151,7 +157,9 @@ func TestResolve(t *testing.T) {
 		// X account.
 		{name: "account 1: --account by name", in: Input{Use: ExistingLogin, Flags: Flags{ClientID: flag("a"), Account: flag("@Bob")},
 			Store: storeOf(entry("a", "1", "alice", ""), entry("a", "2", "bob", ""))},
-			check: func(t *testing.T, tg *Target) { want(t, tg.Key, "a/2", tg.Account.Value, "@bob", tg.Account.From, "--flag") }},
+			check: func(t *testing.T, tg *Target) {
+				want(t, tg.Key, "a/2", tg.Account.Value, "@bob", tg.Account.From, "--flag")
+			}},
 		{name: "account 1: --account by user id", in: Input{Use: ExistingLogin, Flags: Flags{ClientID: flag("a"), Account: flag("1")},
 			Store: storeOf(entry("a", "1", "alice", ""), entry("a", "2", "bob", ""))},
 			check: func(t *testing.T, tg *Target) { want(t, tg.Key, "a/1") }},
