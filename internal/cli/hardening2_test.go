@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,5 +132,34 @@ func TestExpiredPendingRemoved(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(pending); strings.Contains(string(data), "code_verifier") {
 		t.Fatalf("the expired login is still there:\n%s", data)
+	}
+}
+
+// TestTimeoutSaysTheOneThingToDo (issue 17, item 6): where no browser can
+// open and no SSH tunnel was shown, the timeout names --manual, never "the
+// SSH tunnel above"; over SSH, where the tunnel was printed, it names both.
+func TestTimeoutSaysTheOneThingToDo(t *testing.T) {
+	w := newWorld(t)
+	w.writeConfig("clientId = \"" + publicID + "\"\n")
+	w.env = map[string]string{} // no display, no browser
+	w.open = func(context.Context, string) error { return nil }
+	r := w.run("login", "--timeout", "200ms")
+	if r.code != 3 || strings.Contains(r.stderr, "tunnel above") || !strings.Contains(r.stderr, "twauth login --manual") {
+		t.Errorf("headless: exit %d\n%s", r.code, r.stderr)
+	}
+	w.env = map[string]string{"SSH_CONNECTION": "10.0.0.1 50000 10.0.0.2 22", "USER": "me"}
+	r = w.run("login", "--timeout", "200ms")
+	if r.code != 3 || !strings.Contains(r.stderr, "ssh -N -L") || !strings.Contains(r.stderr, "the SSH tunnel above") {
+		t.Errorf("over SSH: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestVersionFlag (issue 17, item 3): twauth --version prints what twauth
+// version prints.
+func TestVersionFlag(t *testing.T) {
+	w := newWorld(t)
+	a, b := w.run("--version"), w.run("version")
+	if a.code != 0 || a.stdout == "" || a.stdout != b.stdout {
+		t.Errorf("--version: exit %d %q; version: %q", a.code, a.stdout, b.stdout)
 	}
 }
