@@ -551,10 +551,11 @@ func filesWithPrefix(dir, prefix string) []string {
 	return out
 }
 
-// refreshTokenOf reads the refresh token from the body of a token answer:
+// RefreshTokenOf reads the refresh token from the raw body of a token answer
+// (a journal):
 // JSON, as X sends, or a form-encoded body (RFC 6749 allows neither, but
 // golang.org/x/oauth2 reads both). An answer cut short gives none.
-func refreshTokenOf(body []byte) string {
+func RefreshTokenOf(body []byte) string {
 	var j struct {
 		RefreshToken string `json:"refresh_token"`
 	}
@@ -626,7 +627,7 @@ func (s *Store) orphans(clientID, current string) []orphan {
 	}
 	for _, p := range s.journals(clientID) {
 		add(p, func(data []byte) *Entry {
-			return &Entry{ClientID: clientID, RefreshToken: refreshTokenOf(journalBody(data))}
+			return &Entry{ClientID: clientID, RefreshToken: RefreshTokenOf(journalBody(data))}
 		})
 	}
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].mod.After(fs[j].mod) })
