@@ -1,7 +1,11 @@
-// Package store keeps twauth's own record of the tokens it holds: a JSON
-// file, 0600 in a 0700 directory, with one entry per client id, written
-// atomically under a lock file. It is what token, refresh, status and
-// revoke read; the access token in Config.toml is only a copy.
+// Package store keeps twauth's own record of the tokens it holds, one entry
+// per app and X account, and owns the durable sequence of a refresh
+// (Rotate: lock, re-read, recover newest first, reserve the journal, send,
+// journal, save; docs/design.md, "The durable sequence"). Where the entries
+// live is a Backend: the JSON file (0600 in a 0700 directory, written
+// atomically under a lock file) by default, or the OS keyring or etcd. It
+// is what token, refresh, status, revoke and serve read; the access token
+// in Config.toml is only a copy.
 package store
 
 import (
