@@ -100,6 +100,10 @@ func TestFullDisk(t *testing.T) {
 				}
 			} else if len(r.holding(a.issued)) == 0 {
 				t.Errorf("twauth refresh exited %d, and no journal holds X's new refresh token: the chain is lost\n%s", code, stderr)
+			} else if strings.Contains(stderr, "twauth login") || !strings.Contains(stderr, "twauth refresh") {
+				// The journal holds X's answer, and the next refresh
+				// recovers it (below): logging in again is not the fix.
+				t.Errorf("twauth refresh could not save, and X's new refresh token is kept in a journal: the message should say to free space and run twauth refresh, not to log in:\n%s", stderr)
 			}
 			r.onlyLive(disk, a.issued)
 
