@@ -89,8 +89,8 @@ func TestFullDisk(t *testing.T) {
 			default:
 				t.Fatalf("X got no refresh request (exit %d)\n%s", code, stderr)
 			}
-			a, ok := r.clock.answerTo(spent, since)
-			if !ok || a.issued == "" || !r.srv.IsValidRefreshToken(a.issued) {
+			a := r.waitAnswer(spent, since)
+			if a.issued == "" || !r.srv.IsValidRefreshToken(a.issued) {
 				t.Fatalf("X did not rotate the refresh token (exit %d)\n%s", code, stderr)
 			}
 			t.Logf("twauth refresh on a disk that filled when X got the request: exit %d\n%s", code, stderr)
