@@ -19,7 +19,7 @@ PLATFORMS ?=
 .PHONY: build install test lint fuzz bench demo man dist clean
 
 # CGO_ENABLED=0: a static binary with Go's own DNS resolver starts about
-# 3 ms sooner than one linked to libc (BENCHMARKS.md), and twauth needs no C.
+# 1 ms sooner than one linked to libc (BENCHMARKS.md), and twauth needs no C.
 ## build: bin/twauth and bin/twauth-dev (the fake X server for demos)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/twauth ./cmd/twauth

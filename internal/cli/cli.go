@@ -24,6 +24,7 @@ import (
 
 	"github.com/twauth/twauth/internal/oauth"
 	"github.com/twauth/twauth/internal/opener"
+	"github.com/twauth/twauth/internal/store"
 )
 
 // Deps is the outside world of one run; zero fields mean the real thing.
@@ -51,6 +52,9 @@ type Factory struct {
 	browser string
 	// closers release what the command opened (an etcd connection).
 	closers []func()
+	// loaded is the snapshot openStore read of a file store, for the
+	// resolution to reuse: the store is read once.
+	loaded map[*store.Store]*store.File
 }
 
 // GlobalOptions are the flags every command has.

@@ -97,10 +97,13 @@ func (f *Factory) openStoreFor(login bool) (*store.Store, error) {
 	case arg != "":
 		return file, nil
 	}
-	if snap, err := file.Load(); err == nil && len(keyringstore.KeptInKeyring(snap)) > 0 {
+	snap, err := file.Load()
+	if err == nil && len(keyringstore.KeptInKeyring(snap)) > 0 {
 		return inKeyring(""), nil
 	}
 	if !login || !f.keyringReachable() {
+		// The resolution reuses what was just read.
+		f.loaded = map[*store.Store]*store.File{file: snap}
 		return file, nil
 	}
 	if err := keyringstore.Available(); err != nil {
@@ -232,9 +235,11 @@ func (f *Factory) resolve(st *store.Store, o targetOptions) (*resolve.Target, *c
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	snap, err := st.Load()
-	if err != nil {
-		return nil, nil, nil, err
+	snap := f.loaded[st]
+	if snap == nil {
+		if snap, err = st.Load(); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	if !o.peek {
 		// Expired pending logins go, verifiers included, the next time
