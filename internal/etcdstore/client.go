@@ -45,17 +45,23 @@ func newClient(endpoints []string, sec security, timeout time.Duration) *client 
 	if sec.tls != nil {
 		scheme = "https://"
 	}
+	tr := &http.Transport{
+		// No proxy: etcd is the cluster's own, and etcd's Go client
+		// (which has its own dialer) never used one either.
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: timeout, KeepAlive: 15 * time.Second}).DialContext,
+		TLSClientConfig:     sec.tls,
+		TLSHandshakeTimeout: timeout,
+		MaxIdleConnsPerHost: 8,
+		IdleConnTimeout:     time.Minute,
+	}
 	c := &client{
-		hc: &http.Client{Transport: &http.Transport{
-			// No proxy: etcd is the cluster's own, and etcd's Go client
-			// (which has its own dialer) never used one either.
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: timeout, KeepAlive: 15 * time.Second}).DialContext,
-			TLSClientConfig:     sec.tls,
-			TLSHandshakeTimeout: timeout,
-			MaxIdleConnsPerHost: 8,
-			IdleConnTimeout:     time.Minute,
-		}},
+		hc: &http.Client{
+			Transport: tr,
+			// etcd does not redirect: whatever does is not etcd, and
+			// gets neither the token nor the request again.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
 		user:     sec.user,
 		password: sec.password,
 	}
@@ -268,7 +274,7 @@ type notEtcdError struct {
 }
 
 func (e *notEtcdError) Error() string {
-	return fmt.Sprintf("%s answered %s %q, not etcd's JSON: is it the client port of etcd 3.4 or later?", e.URL, e.Status, e.Body)
+	return fmt.Sprintf("%s answered %s %q, not etcd's JSON: is it the client port of etcd 3.4 or later, with its gRPC gateway on (etcd --enable-grpc-gateway, the default)?", e.URL, e.Status, e.Body)
 }
 
 // gatewayCommonName is the start of etcd's refusal of a client

@@ -216,10 +216,30 @@ func TestCallNotEtcd(t *testing.T) {
 	err := c.call(testCtx(t), "/v3/kv/range", rangeRequest{Key: []byte("k")}, &resp, true)
 	var ne *notEtcdError
 	if !errors.As(err, &ne) || ne.Status != "404 Not Found" || ne.Body != "404 page not found " ||
-		!strings.Contains(err.Error(), "is it the client port of etcd 3.4 or later?") {
+		!strings.Contains(err.Error(), "is it the client port of etcd 3.4 or later, with its gRPC gateway on") {
 		t.Fatalf("call to a server that is not etcd = %v, want a *notEtcdError", err)
 	}
 	if n := len(ok.requests()); n != 0 {
 		t.Errorf("the next endpoint got %d requests", n)
+	}
+}
+
+// A redirect is not followed: the request (and a token) stays with the
+// endpoint named.
+func TestCallRefusesRedirect(t *testing.T) {
+	ok := newGateway(t, func(_ gatewayRequest, w http.ResponseWriter) { io.WriteString(w, answerPut) })
+	redirect := newGateway(t, func(r gatewayRequest, w http.ResponseWriter) {
+		w.Header().Set("Location", ok.srv.URL+r.Path)
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	})
+	c := newClient([]string{redirect.endpoint()}, security{}, time.Second)
+	var resp struct{}
+	err := c.call(testCtx(t), "/v3/kv/range", rangeRequest{Key: []byte("k")}, &resp, true)
+	var ne *notEtcdError
+	if !errors.As(err, &ne) || ne.Status != "307 Temporary Redirect" {
+		t.Fatalf("call to a redirect = %v, want a *notEtcdError", err)
+	}
+	if n := len(ok.requests()); n != 0 {
+		t.Errorf("the redirect was followed: %d requests", n)
 	}
 }
