@@ -246,3 +246,49 @@ func TestTLSAndAuth(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// A waiter whose lease ends while it waits (etcd unreachable for longer
+// than the lease, a revoke) does not take the lock when the holder
+// leaves, although etcd 3.4's lock service then answers as if it had.
+func TestWaiterLosesLease(t *testing.T) {
+	r := newRig(t, 1)
+	unlock, err := r.backend("machine-a", Options{}).Lock(context.Background(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := r.raw.GetPrefix(lockPrefix)
+	if err != nil || len(holder) != 1 {
+		t.Fatalf("lock keys: %+v, %v", holder, err)
+	}
+	b := r.backend("machine-b", Options{})
+	locked := make(chan error, 1)
+	go func() {
+		_, err := b.Lock(context.Background(), 20*time.Second)
+		locked <- err
+	}()
+	var waiter etcdtest.KV
+	for waiter.Key == "" {
+		kvs, err := r.raw.GetPrefix(lockPrefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kv := range kvs {
+			if kv.Key != holder[0].Key {
+				waiter = kv
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := r.raw.Revoke(waiter.Lease); err != nil {
+		t.Fatal(err)
+	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	err = <-locked
+	var ll *LeaseLostError
+	if !errors.As(err, &ll) || ll.Lease != waiter.Lease {
+		t.Fatalf("Lock of a waiter whose lease was revoked = %v, want a *LeaseLostError of lease %x", err, waiter.Lease)
+	}
+	t.Log(err)
+}
