@@ -84,7 +84,6 @@ func (e *rpcError) Error() string { return e.Message }
 const (
 	codeUnknown          = 2
 	codeDeadlineExceeded = 4
-	codeNotFound         = 5
 	codePermissionDenied = 7
 	codeUnavailable      = 14
 	codeUnauthenticated  = 16
@@ -269,12 +268,13 @@ func (c *client) callOne(ctx context.Context, ep int, path string, body []byte, 
 // notEtcdError is an answer that is not etcd's JSON.
 type notEtcdError struct {
 	URL, Status string
-	// Body is the start of the answer, made printable.
+	// Body is the start of the answer, made printable. It is not in the
+	// message: a server that echoes would put the request's tokens there.
 	Body string
 }
 
 func (e *notEtcdError) Error() string {
-	return fmt.Sprintf("%s answered %s %q, not etcd's JSON: is it the client port of etcd 3.4 or later, with its gRPC gateway on (etcd --enable-grpc-gateway, the default)?", e.URL, e.Status, e.Body)
+	return fmt.Sprintf("%s answered %s, not etcd's JSON: is it the client port of etcd 3.4 or later, with its gRPC gateway on (etcd --enable-grpc-gateway, the default)?", e.URL, e.Status)
 }
 
 // gatewayCommonName is the start of etcd's refusal of a client

@@ -219,6 +219,17 @@ func TestCallNotEtcd(t *testing.T) {
 		!strings.Contains(err.Error(), "is it the client port of etcd 3.4 or later, with its gRPC gateway on") {
 		t.Fatalf("call to a server that is not etcd = %v, want a *notEtcdError", err)
 	}
+	// A proxy's error page that echoes the request does not put its
+	// tokens in the message.
+	echo := newGateway(t, func(r gatewayRequest, w http.ResponseWriter) {
+		w.WriteHeader(http.StatusBadGateway)
+		io.WriteString(w, "bad gateway for "+r.Body)
+	})
+	c = newClient([]string{echo.endpoint()}, security{}, time.Second)
+	err = c.call(testCtx(t), "/v3/kv/put", putRequest{Key: []byte("k"), Value: []byte(`{"refresh_token":"rt-secret"}`)}, &resp, false)
+	if !errors.As(err, &ne) || strings.Contains(err.Error(), "rt-secret") || strings.Contains(err.Error(), "InJ0LXNlY3JldCJ9") {
+		t.Fatalf("call to an echo server = %v, want a *notEtcdError without the request", err)
+	}
 	if n := len(ok.requests()); n != 0 {
 		t.Errorf("the next endpoint got %d requests", n)
 	}
