@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -152,6 +153,9 @@ func isConnection(err error) bool {
 
 // unanswered is the error of a request that etcd did not answer.
 func (b *Backend) unanswered(op string, err error) error {
+	if b.sec.tls == nil && errors.Is(err, io.EOF) {
+		err = fmt.Errorf("%w: the connection was closed unanswered, as etcd does to plain HTTP when it serves TLS; if it does, set %sCACERT to its CA", err, b.sec.from)
+	}
 	if b.leaderless() {
 		return &NoQuorumError{Where: b.Where(), Op: op, Err: err}
 	}

@@ -245,6 +245,14 @@ func TestTLSAndAuth(t *testing.T) {
 		t.Fatalf("New without the CA = %v, want a *ConfigError naming ETCDCTL_CACERT", err)
 	}
 	t.Log(err)
+	// Without TLS at all: etcd closes a plain HTTP connection to its TLS
+	// port without a word.
+	_, err = New(ctx, c.URL(testPrefix), Options{Getenv: env(map[string]string{"ETCDCTL_USER": "twauth", "ETCDCTL_PASSWORD": "s3cret"})})
+	var ue *UnreachableError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "if it does, set ETCDCTL_CACERT to its CA") {
+		t.Fatalf("New without TLS = %v, want an *UnreachableError that names ETCDCTL_CACERT", err)
+	}
+	t.Log(err)
 }
 
 // A waiter whose lease ends while it waits (etcd unreachable for longer
