@@ -254,3 +254,15 @@ func TestCallRefusesRedirect(t *testing.T) {
 		t.Errorf("the redirect was followed: %d requests", n)
 	}
 }
+
+func TestPrefixEnd(t *testing.T) {
+	for _, tc := range []struct{ prefix, end string }{
+		{"/p/journal/ab/", "/p/journal/ab0"},
+		{"a\xff", "b"},
+		{"\xff\xff", "\x00"},
+	} {
+		if got := string(prefixEnd(tc.prefix)); got != tc.end {
+			t.Errorf("prefixEnd(%q) = %q, want %q", tc.prefix, got, tc.end)
+		}
+	}
+}
