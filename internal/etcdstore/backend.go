@@ -11,17 +11,19 @@ import (
 	"sync"
 	"time"
 
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
-
 	"github.com/twauth/twauth/internal/store"
 )
 
 // lockState is what one holder of the lock knows.
 type lockState struct {
-	session *concurrency.Session
-	mutex   *concurrency.Mutex
+	lease int64
+	// key is the lock's key of this holder, PREFIX/lock/<lease>, and rev
+	// its creation revision: the lock is this process's while that key
+	// exists, which the writes compare.
+	key string
+	rev int64
+	// stop ends the lease's renewal, and waits for it to end.
+	stop func()
 	// read is the store's revision each File was read at under the lock:
 	// Save writes only over that revision.
 	read map[*store.File]int64
@@ -31,6 +33,12 @@ type lockState struct {
 	// Reserve refuses, since the stored refresh token may be spent while
 	// its successor sits in a journal unread.
 	leftoversErr error
+}
+
+// owner is the condition of the writes made under the lock: the holder's
+// key is still the one its lock created.
+func (st *lockState) owner() compare {
+	return compare{Key: []byte(st.key), Target: "CREATE", Result: "EQUAL", CreateRevision: st.rev}
 }
 
 // Lock takes the store's lock, waiting up to timeout for another holder:
@@ -70,47 +78,92 @@ func (b *Backend) Lock(ctx context.Context, timeout time.Duration) (func() error
 	}, nil
 }
 
-// acquire grants a lease, keeps it alive, and takes the Mutex with it.
+// acquire grants a lease, keeps it alive, and takes etcd's lock with it.
 func (b *Backend) acquire(ctx, wait context.Context, start time.Time) (*lockState, error) {
+	var lease leaseResponse
 	rctx, cancel := b.request(ctx)
-	lease, err := b.cli.Grant(rctx, b.ttl)
+	err := b.cli.call(rctx, "/v3/lease/grant", leaseRequest{TTL: b.ttl}, &lease, true)
 	cancel()
 	if err != nil {
 		return nil, b.classify(ctx, "grant the lock's lease", err)
 	}
-	s, err := concurrency.NewSession(b.cli, concurrency.WithLease(lease.ID), concurrency.WithTTL(int(b.ttl)))
+	st := &lockState{lease: lease.ID, stop: b.renew(lease.ID), read: map[*store.File]int64{}}
+	// The lock service waits, on etcd's side, until the keys under the
+	// lock's name that are older than this lease's are gone. Asking again
+	// with the same lease (on another endpoint) finds the same key.
+	var locked lockResponse
+	err = b.cli.call(wait, "/v3/lock/lock", lockRequest{Name: []byte(b.lockKey()), Lease: lease.ID}, &locked, true)
 	if err != nil {
-		_ = b.revoke(lease.ID)
-		return nil, b.classify(ctx, "keep the lock's lease alive", err)
-	}
-	st := &lockState{session: s, mutex: concurrency.NewMutex(s, b.lockKey()), read: map[*store.File]int64{}}
-	if err := st.mutex.Lock(wait); err != nil {
 		_ = b.release(st)
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case wait.Err() != nil:
 			return nil, b.lockTimeout(ctx, start)
-		case errors.Is(err, concurrency.ErrSessionExpired):
-			return nil, &LeaseLostError{Where: b.Where(), Lease: int64(lease.ID)}
+		case isRPC(err, msgLeaseNotFound):
+			return nil, &LeaseLostError{Where: b.Where(), Lease: lease.ID}
 		}
 		return nil, b.classify(ctx, "take the lock", err)
 	}
-	// The holder's key says who holds it, for LockHolder.
+	st.key = string(locked.Key)
+	// etcd 3.4's lock service answers even when the waiter's own key went
+	// with its lease meanwhile: the lock is held only if the key is there.
+	// The holder's key then says who holds it, for LockHolder.
 	who := fmt.Sprintf("%s since %s", b.holder, time.Now().UTC().Format(time.RFC3339))
+	var resp txnResponse
 	rctx, cancel = b.request(ctx)
-	resp, err := b.cli.Txn(rctx).If(st.mutex.IsOwner()).
-		Then(clientv3.OpPut(st.mutex.Key(), who, clientv3.WithLease(lease.ID))).Commit()
+	err = b.cli.call(rctx, "/v3/kv/txn", txnRequest{
+		Compare: []compare{{Key: locked.Key, Target: "CREATE", Result: "GREATER"}},
+		Success: []requestOp{
+			{Put: &putRequest{Key: locked.Key, Value: []byte(who), Lease: lease.ID}},
+			{Range: &rangeRequest{Key: locked.Key, KeysOnly: true}},
+		},
+	}, &resp, true)
 	cancel()
 	switch {
 	case err != nil:
 		_ = b.release(st)
 		return nil, b.classify(ctx, "take the lock", err)
-	case !resp.Succeeded:
+	case !resp.Succeeded || len(resp.kvs(1)) == 0:
 		_ = b.release(st)
-		return nil, &LeaseLostError{Where: b.Where(), Lease: int64(lease.ID)}
+		return nil, &LeaseLostError{Where: b.Where(), Lease: lease.ID}
 	}
+	st.rev = resp.kvs(1)[0].CreateRevision
 	return st, nil
+}
+
+// renew keeps the lease alive, renewing it every third of its TTL, until
+// the returned stop is called, the Backend is closed, or etcd says the
+// lease has ended. Each renewal is one request: the gateway turns etcd's
+// keep-alive stream into one answer per request.
+func (b *Backend) renew(lease int64) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Duration(b.ttl) * time.Second / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-b.closed:
+				return
+			case <-tick.C:
+			}
+			var resp keepAliveResponse
+			rctx, rcancel := b.request(ctx)
+			err := b.cli.call(rctx, "/v3/lease/keepalive", leaseRequest{ID: lease}, &resp, true)
+			rcancel()
+			if err == nil && resp.Error == nil && resp.Result.TTL <= 0 {
+				// Ended: the writes under the lock will say so.
+				return
+			}
+			// Another error: the next tick tries again, while the
+			// lease lasts.
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 // lockTimeout is the error of a wait for the lock that ran out.
@@ -126,15 +179,12 @@ func (b *Backend) lockTimeout(ctx context.Context, start time.Time) error {
 // context of its own: the caller's may be cancelled by then. Should etcd
 // not answer, the lease ends by itself after its TTL.
 func (b *Backend) release(st *lockState) error {
-	st.session.Orphan()
-	return b.revoke(st.session.Lease())
-}
-
-func (b *Backend) revoke(id clientv3.LeaseID) error {
+	st.stop()
 	ctx, cancel := b.request(context.Background())
 	defer cancel()
-	_, err := b.cli.Revoke(ctx, id)
-	if err == nil || errors.Is(err, rpctypes.ErrLeaseNotFound) {
+	var resp leaseResponse
+	err := b.cli.call(ctx, "/v3/lease/revoke", leaseRequest{ID: st.lease}, &resp, true)
+	if err == nil || isRPC(err, msgLeaseNotFound) {
 		// Not found: it ended already, and the lock with it.
 		return nil
 	}
@@ -162,14 +212,15 @@ func (b *Backend) keyURL(key string) string {
 func (b *Backend) Load(ctx context.Context) (*store.File, error) {
 	rctx, cancel := b.request(ctx)
 	defer cancel()
-	resp, err := b.cli.Get(rctx, b.storeKey())
-	if err != nil {
+	var resp rangeResponse
+	if err := b.cli.call(rctx, "/v3/kv/range", rangeRequest{Key: []byte(b.storeKey())}, &resp, true); err != nil {
 		return nil, b.classify(ctx, "read the store", err)
 	}
 	f := &store.File{Version: store.Version, Clients: map[string]*store.Entry{}}
 	var rev int64
-	if len(resp.Kvs) > 0 {
-		kv := resp.Kvs[0]
+	if len(resp.KVs) > 0 {
+		kv := resp.KVs[0]
+		var err error
 		if f, err = store.Decode(kv.Value); err != nil {
 			return nil, &store.CorruptError{Path: b.keyURL(b.storeKey()), Reason: err.Error()}
 		}
@@ -204,26 +255,32 @@ func (b *Backend) Save(ctx context.Context, f *store.File) error {
 	if err != nil {
 		return err
 	}
-	key := b.storeKey()
+	key := []byte(b.storeKey())
 	rctx, cancel := b.request(ctx)
 	defer cancel()
-	resp, err := b.cli.Txn(rctx).
-		If(clientv3.Compare(clientv3.ModRevision(key), "=", rev), st.mutex.IsOwner()).
-		Then(clientv3.OpPut(key, string(data))).
-		Else(clientv3.OpGet(key, clientv3.WithKeysOnly()), clientv3.OpGet(st.mutex.Key(), clientv3.WithKeysOnly())).
-		Commit()
+	var resp txnResponse
+	// Not sent again after a broken connection: a write that was done
+	// would then fail its own compare.
+	err = b.cli.call(rctx, "/v3/kv/txn", txnRequest{
+		Compare: []compare{{Key: key, Target: "MOD", Result: "EQUAL", ModRevision: rev}, st.owner()},
+		Success: []requestOp{{Put: &putRequest{Key: key, Value: data}}},
+		Failure: []requestOp{
+			{Range: &rangeRequest{Key: key, KeysOnly: true}},
+			{Range: &rangeRequest{Key: []byte(st.key), KeysOnly: true}},
+		},
+	}, &resp, false)
 	if err != nil {
 		return b.classify(ctx, "write the store", err)
 	}
 	if !resp.Succeeded {
-		if len(resp.Responses[1].GetResponseRange().Kvs) == 0 {
-			return &LeaseLostError{Where: b.Where(), Lease: int64(st.session.Lease())}
+		if len(resp.kvs(1)) == 0 {
+			return &LeaseLostError{Where: b.Where(), Lease: st.lease}
 		}
 		var now int64
-		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+		if kvs := resp.kvs(0); len(kvs) > 0 {
 			now = kvs[0].ModRevision
 		}
-		return &ConflictError{Key: b.keyURL(key), Read: rev, Now: now}
+		return &ConflictError{Key: b.keyURL(string(key)), Read: rev, Now: now}
 	}
 	b.mu.Lock()
 	st.read[f] = resp.Header.Revision
@@ -246,16 +303,20 @@ func (b *Backend) Reserve(ctx context.Context, clientID string) (store.Journal, 
 		return nil, err
 	}
 	st.journals++
-	key := fmt.Sprintf("%s%x-%d", b.journalDir(clientID), int64(st.session.Lease()), st.journals)
+	key := fmt.Sprintf("%s%x-%d", b.journalDir(clientID), st.lease, st.journals)
 	b.mu.Unlock()
 	rctx, cancel := b.request(ctx)
 	defer cancel()
-	resp, err := b.cli.Txn(rctx).If(st.mutex.IsOwner()).Then(clientv3.OpPut(key, "")).Commit()
+	var resp txnResponse
+	err = b.cli.call(rctx, "/v3/kv/txn", txnRequest{
+		Compare: []compare{st.owner()},
+		Success: []requestOp{{Put: &putRequest{Key: []byte(key)}}},
+	}, &resp, true)
 	if err != nil {
 		return nil, b.classify(ctx, "reserve the journal", err)
 	}
 	if !resp.Succeeded {
-		return nil, &LeaseLostError{Where: b.Where(), Lease: int64(st.session.Lease())}
+		return nil, &LeaseLostError{Where: b.Where(), Lease: st.lease}
 	}
 	return &journal{b: b, key: key}, nil
 }
@@ -274,7 +335,8 @@ func (j *journal) Fill(body []byte) error {
 	j.body = body
 	ctx, cancel := j.b.request(context.Background())
 	defer cancel()
-	if _, err := j.b.cli.Put(ctx, j.key, string(body)); err != nil {
+	var resp struct{}
+	if err := j.b.cli.call(ctx, "/v3/kv/put", putRequest{Key: []byte(j.key), Value: body}, &resp, true); err != nil {
 		return j.b.classify(ctx, "journal X's answer", err)
 	}
 	return nil
@@ -288,7 +350,8 @@ func (j *journal) Close(keep bool) error {
 	}
 	ctx, cancel := j.b.request(context.Background())
 	defer cancel()
-	if _, err := j.b.cli.Delete(ctx, j.key); err != nil {
+	var resp struct{}
+	if err := j.b.cli.call(ctx, "/v3/kv/deleterange", deleteRangeRequest{Key: []byte(j.key)}, &resp, true); err != nil {
 		return j.b.classify(ctx, "delete the journal", err)
 	}
 	return nil
@@ -303,10 +366,12 @@ func (j *journal) Close(keep bool) error {
 func (b *Backend) Leftovers(ctx context.Context, clientID, current string) []store.Leftover {
 	rctx, cancel := b.request(ctx)
 	defer cancel()
-	resp, err := b.cli.Txn(rctx).Then(
-		clientv3.OpGet(b.storeKey(), clientv3.WithKeysOnly()),
-		clientv3.OpGet(b.journalDir(clientID), clientv3.WithPrefix()),
-	).Commit()
+	dir := b.journalDir(clientID)
+	var resp txnResponse
+	err := b.cli.call(rctx, "/v3/kv/txn", txnRequest{Success: []requestOp{
+		{Range: &rangeRequest{Key: []byte(b.storeKey()), KeysOnly: true}},
+		{Range: &rangeRequest{Key: []byte(dir), RangeEnd: prefixEnd(dir)}},
+	}}, &resp, true)
 	if err != nil {
 		err = b.classify(ctx, "read the journals of killed runs", err)
 		b.mu.Lock()
@@ -317,10 +382,10 @@ func (b *Backend) Leftovers(ctx context.Context, clientID, current string) []sto
 		return nil
 	}
 	var storeRev int64
-	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+	if kvs := resp.kvs(0); len(kvs) > 0 {
 		storeRev = kvs[0].ModRevision
 	}
-	kvs := resp.Responses[1].GetResponseRange().Kvs
+	kvs := resp.kvs(1)
 	sort.SliceStable(kvs, func(i, j int) bool { return kvs[i].ModRevision > kvs[j].ModRevision })
 	var out []store.Leftover
 	for _, kv := range kvs {
@@ -341,8 +406,12 @@ func (b *Backend) ClearJournals(ctx context.Context, clientID string) {
 	}
 	rctx, cancel := b.request(ctx)
 	defer cancel()
-	_, _ = b.cli.Txn(rctx).If(st.mutex.IsOwner()).
-		Then(clientv3.OpDelete(b.journalDir(clientID), clientv3.WithPrefix())).Commit()
+	dir := b.journalDir(clientID)
+	var resp txnResponse
+	_ = b.cli.call(rctx, "/v3/kv/txn", txnRequest{
+		Compare: []compare{st.owner()},
+		Success: []requestOp{{DeleteRange: &deleteRangeRequest{Key: []byte(dir), RangeEnd: prefixEnd(dir)}}},
+	}, &resp, true)
 }
 
 // LockHolder describes the holder of the lock ("HOST pid N since TIME
@@ -350,19 +419,25 @@ func (b *Backend) ClearJournals(ctx context.Context, clientID string) {
 func (b *Backend) LockHolder(ctx context.Context) (string, error) {
 	rctx, cancel := b.request(ctx)
 	defer cancel()
-	resp, err := b.cli.Get(rctx, b.lockKey()+"/", clientv3.WithFirstCreate()...)
+	dir := b.lockKey() + "/"
+	var resp rangeResponse
+	// The oldest key is the holder's.
+	err := b.cli.call(rctx, "/v3/kv/range", rangeRequest{
+		Key: []byte(dir), RangeEnd: prefixEnd(dir), Limit: 1, SortOrder: "ASCEND", SortTarget: "CREATE",
+	}, &resp, true)
 	if err != nil {
 		return "", b.classify(ctx, "read the lock", err)
 	}
-	if len(resp.Kvs) == 0 {
+	if len(resp.KVs) == 0 {
 		return "", nil
 	}
-	kv := resp.Kvs[0]
+	kv := resp.KVs[0]
 	who := printable(string(kv.Value))
 	if who == "" {
 		who = "a twauth taking the lock"
 	}
-	ttl, err := b.cli.TimeToLive(rctx, clientv3.LeaseID(kv.Lease))
+	var ttl leaseResponse
+	err = b.cli.call(rctx, "/v3/lease/timetolive", leaseRequest{ID: kv.Lease}, &ttl, true)
 	if err == nil && ttl.TTL > 0 {
 		return fmt.Sprintf("%s (lease %x, ends in %ds unless renewed)", who, kv.Lease, ttl.TTL), nil
 	}

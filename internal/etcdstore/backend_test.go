@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/twauth/twauth/internal/store"
 )
 
@@ -110,7 +108,7 @@ func TestEmptyAndCorruptStore(t *testing.T) {
 	if err != nil || f.Version != store.Version || len(f.Clients) != 0 {
 		t.Fatalf("Load of a missing key = %+v, %v; want an empty store", f, err)
 	}
-	if _, err := r.raw.Put(context.Background(), storeKey, `{"version":1,"clients":{`); err != nil {
+	if err := r.raw.Put(storeKey, `{"version":1,"clients":{`); err != nil {
 		t.Fatal(err)
 	}
 	_, err = b.Load(context.Background())
@@ -258,8 +256,8 @@ func TestLockTimeoutNamesHolder(t *testing.T) {
 		t.Errorf("Refresh called %d times without the lock", n)
 	}
 	// The waiter's own key is gone: it does not queue ahead of the next.
-	if resp, err := r.raw.Get(context.Background(), lockPrefix, clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil || resp.Count != 1 {
-		t.Errorf("lock keys after the timeout: %v, %v; want only the holder's", resp, err)
+	if kvs, err := r.raw.GetPrefix(lockPrefix); err != nil || len(kvs) != 1 {
+		t.Errorf("lock keys after the timeout: %+v, %v; want only the holder's", kvs, err)
 	}
 	if err := unlock(); err != nil {
 		t.Fatal(err)

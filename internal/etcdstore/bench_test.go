@@ -58,3 +58,22 @@ func BenchmarkRotateFresh(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLoadNew is `twauth token` with a valid token as each new
+// process runs it: open the store (a new connection), one read, close.
+func BenchmarkLoadNew(b *testing.B) {
+	r := newRig(b, 1)
+	r.seed(time.Hour)
+	ctx := context.Background()
+	for b.Loop() {
+		be, err := New(ctx, r.url, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		f, err := be.Load(ctx)
+		if err != nil || f.Clients[testClient] == nil {
+			b.Fatalf("Load = %v, %v", f, err)
+		}
+		be.Close()
+	}
+}

@@ -16,10 +16,13 @@ import (
 	"time"
 )
 
-// testPKI is a CA with a server certificate for 127.0.0.1 and a client
-// certificate, as PEM files in a temporary directory.
+// testPKI is a CA with a server certificate for 127.0.0.1 and client
+// certificates, as PEM files in a temporary directory.
 type testPKI struct {
 	CA, ServerCert, ServerKey, ClientCert, ClientKey string
+	// NamedClientCert and NamedClientKey are a client certificate with a
+	// Common Name.
+	NamedClientCert, NamedClientKey string
 	// Client is the TLS configuration of a client that trusts the CA and
 	// presents the client certificate.
 	Client *tls.Config
@@ -49,15 +52,15 @@ func newPKI(t *testing.T) *testPKI {
 	}
 	p := &testPKI{CA: filepath.Join(dir, "ca.pem")}
 	writePEM(t, p.CA, "CERTIFICATE", caDER)
-	leaf := func(name string, serial int64, usage x509.ExtKeyUsage, ips []net.IP) (certFile, keyFile string) {
+	leaf := func(name, cn string, serial int64, usage []x509.ExtKeyUsage, ips []net.IP) (certFile, keyFile string) {
 		key := newKey(t)
 		tmpl := &x509.Certificate{
 			SerialNumber: big.NewInt(serial),
-			Subject:      pkix.Name{CommonName: name},
+			Subject:      pkix.Name{CommonName: cn},
 			NotBefore:    now.Add(-time.Hour),
 			NotAfter:     now.Add(time.Hour),
 			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+			ExtKeyUsage:  usage,
 			IPAddresses:  ips,
 		}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
@@ -73,8 +76,15 @@ func newPKI(t *testing.T) *testPKI {
 		writePEM(t, keyFile, "PRIVATE KEY", keyDER)
 		return certFile, keyFile
 	}
-	p.ServerCert, p.ServerKey = leaf("server", 2, x509.ExtKeyUsageServerAuth, []net.IP{net.IPv4(127, 0, 0, 1)})
-	p.ClientCert, p.ClientKey = leaf("client", 3, x509.ExtKeyUsageClientAuth, nil)
+	// With --client-cert-auth, etcd's JSON gateway reaches etcd's gRPC
+	// server as a client, with the server's certificate: that one must
+	// be good for client authentication too, as etcd's TLS guide says.
+	p.ServerCert, p.ServerKey = leaf("server", "etcdstore test server", 2, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}, []net.IP{net.IPv4(127, 0, 0, 1)})
+	// With authentication on, the gateway refuses a client certificate
+	// with a Common Name (it would be the user): the user comes from the
+	// password. NamedClientCert has one, for that refusal.
+	p.ClientCert, p.ClientKey = leaf("client", "", 3, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, nil)
+	p.NamedClientCert, p.NamedClientKey = leaf("named-client", "twauth", 4, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, nil)
 	pair, err := tls.LoadX509KeyPair(p.ClientCert, p.ClientKey)
 	if err != nil {
 		t.Fatal(err)

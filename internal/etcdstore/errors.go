@@ -2,14 +2,13 @@ package etcdstore
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"sync"
 	"time"
-
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // UnreachableError: etcd did not answer in time. Op says what was being
@@ -118,29 +117,49 @@ func (b *Backend) classify(ctx context.Context, op string, err error) error {
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return ctx.Err()
 	}
-	code := codes.Unknown
-	var ee rpctypes.EtcdError
-	if errors.As(err, &ee) {
-		code = ee.Code()
-	} else if s, ok := status.FromError(err); ok {
-		code = s.Code()
-	}
+	var re *rpcError
+	var cv *tls.CertificateVerificationError
+	var ne *notEtcdError
 	switch {
-	case code == codes.Unauthenticated || code == codes.PermissionDenied ||
-		errors.Is(err, rpctypes.ErrAuthFailed) || errors.Is(err, rpctypes.ErrPermissionDenied) ||
-		errors.Is(err, rpctypes.ErrInvalidAuthToken) || errors.Is(err, rpctypes.ErrUserEmpty):
-		return &AuthError{Where: b.Where(), From: b.sec.from, Err: err}
-	case errors.Is(err, rpctypes.ErrNoLeader):
-		return &NoQuorumError{Where: b.Where(), Op: op, Err: err}
-	case errors.Is(err, context.DeadlineExceeded), code == codes.DeadlineExceeded, code == codes.Unavailable,
-		errors.Is(err, rpctypes.ErrTimeout), errors.Is(err, rpctypes.ErrTimeoutDueToLeaderFail),
-		errors.Is(err, rpctypes.ErrTimeoutDueToConnectionLost):
-		if b.leaderless() {
+	case errors.As(err, &re):
+		switch {
+		case re.Code == codeUnauthenticated || re.Code == codePermissionDenied ||
+			re.Message == msgAuthFailed || re.Message == msgUserEmpty ||
+			re.Message == msgInvalidToken || re.Message == msgPermissionDenied:
+			return &AuthError{Where: b.Where(), From: b.sec.from, Err: err}
+		case re.Message == msgNoLeader:
 			return &NoQuorumError{Where: b.Where(), Op: op, Err: err}
+		case re.Code == codeUnavailable || re.Code == codeDeadlineExceeded ||
+			// etcd's own deadline for a proposal, as the gateway passes it on.
+			re.Code == codeUnknown && re.Message == context.DeadlineExceeded.Error():
+			return b.unanswered(op, err)
 		}
-		return &UnreachableError{Where: b.Where(), Op: op, Err: err}
+	case errors.As(err, &cv):
+		return &ConfigError{Var: b.sec.from + "CACERT", Reason: fmt.Sprintf("etcd's certificate is not trusted (%v): set it to the CA that signed etcd's certificate", cv.Err)}
+	case errors.As(err, &ne) && strings.HasPrefix(ne.Body, gatewayCommonName):
+		return &ConfigError{Var: b.sec.from + "CERT", Reason: "etcd refuses a client certificate with a Common Name on its JSON API while its authentication is on, since it cannot take the name as the user there: use a client certificate without a Common Name, and name the user in " + b.sec.from + "USER"}
+	case errors.Is(err, context.DeadlineExceeded), isConnection(err):
+		return b.unanswered(op, err)
 	}
 	return fmt.Errorf("etcd at %s: %s: %w", b.Where(), op, err)
+}
+
+// isConnection reports whether err is the failure of every endpoint to
+// take or answer a request.
+func isConnection(err error) bool {
+	var ee *endpointsError
+	return errors.As(err, &ee)
+}
+
+// unanswered is the error of a request that etcd did not answer.
+func (b *Backend) unanswered(op string, err error) error {
+	if b.sec.tls == nil && errors.Is(err, io.EOF) {
+		err = fmt.Errorf("%w: the connection was closed unanswered, as etcd does to plain HTTP when it serves TLS; if it does, set %sCACERT to its CA", err, b.sec.from)
+	}
+	if b.leaderless() {
+		return &NoQuorumError{Where: b.Where(), Op: op, Err: err}
+	}
+	return &UnreachableError{Where: b.Where(), Op: op, Err: err}
 }
 
 // maxProbe bounds the status probe of classify; so does the request
@@ -152,24 +171,26 @@ const maxProbe = time.Second
 // leader, or one that does not answer (so the request that timed out had
 // nowhere to go).
 func (b *Backend) leaderless() bool {
-	if b.cli == nil {
-		return false
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), min(maxProbe, b.timeout))
 	defer cancel()
 	var mu sync.Mutex
 	answered, leader := 0, false
 	var wg sync.WaitGroup
-	for _, ep := range b.loc.endpoints {
+	for ep := range b.loc.endpoints {
 		wg.Go(func() {
-			resp, err := b.cli.Status(ctx, ep)
+			var resp statusResponse
+			err := b.cli.callOne(ctx, ep, "/v3/maintenance/status", []byte("{}"), &resp, "")
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
+			switch {
+			case isRPC(err, msgNoLeader):
+				answered++
+				return
+			case err != nil:
 				return
 			}
 			answered++
-			if resp.Leader != 0 && resp.Leader == resp.Header.GetMemberId() && len(resp.Errors) == 0 {
+			if resp.Leader != 0 && resp.Leader == resp.Header.MemberID && len(resp.Errors) == 0 {
 				leader = true
 			}
 		})

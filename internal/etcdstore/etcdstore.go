@@ -2,11 +2,16 @@
 // machines using one X account share one refresh chain (docs/design.md,
 // "Where tokens live"). A *Backend is a store.Backend: store.Rotate runs
 // the durable sequence over it, and the guarantees of the file store hold
-// across machines. The lock is an etcd lease lock (the concurrency
-// package's Mutex) held from before the store is read until after it is
-// written, i.e. across the call to X; the write is a compare-and-swap on
-// the revision read and on the lock still being held; X's answer is
-// written to etcd before it is decoded.
+// across machines. The lock is etcd's lock service (v3lock) on a lease
+// that this process renews while it holds the lock, held from before the
+// store is read until after it is written, i.e. across the call to X; the
+// write is a compare-and-swap on the revision read and on the lock still
+// being held; X's answer is written to etcd before it is decoded.
+//
+// It speaks to etcd through the JSON gateway of etcd's client port (etcd
+// 3.4 or later) with net/http: etcd's Go client would link gRPC and
+// protobuf into every twauth command, and the many users without etcd
+// would pay for it in start-up time and binary size.
 //
 // A store URL is etcd://HOST:PORT[,HOST:PORT…]/PREFIX (a HOST without a
 // port gets 2379). Under PREFIX live:
@@ -27,6 +32,14 @@
 // when any of them is set, the ETCDCTL_ variables are not read at all.
 // Without TLS, tokens cross the network in plain text: Warnings says so
 // when an endpoint is not on this machine.
+//
+// An etcd that requires client certificates (--client-cert-auth) serves
+// its JSON gateway only when its own server certificate is good for
+// client authentication too (extendedKeyUsage clientAuth: the gateway
+// reaches etcd's gRPC server with it), and, when etcd's authentication is
+// on, only to a client certificate without a Common Name: the user then
+// comes from ETCDCTL_USER, as etcd cannot take the certificate's name as
+// the user through the gateway.
 package etcdstore
 
 import (
@@ -36,9 +49,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/twauth/twauth/internal/store"
 )
@@ -73,7 +83,7 @@ type Options struct {
 // goroutines of one process take its lock in turn, and the processes of
 // all machines through etcd.
 type Backend struct {
-	cli      *clientv3.Client
+	cli      *client
 	loc      location
 	sec      security
 	timeout  time.Duration
@@ -87,6 +97,9 @@ type Backend struct {
 	turn chan struct{}
 	mu   sync.Mutex
 	held *lockState
+	// closed ends the renewal of a lease still held at Close.
+	closed    chan struct{}
+	closeOnce sync.Once
 }
 
 // New opens the store at rawURL, etcd://HOST:PORT[,HOST:PORT…]/PREFIX.
@@ -113,6 +126,7 @@ func New(ctx context.Context, rawURL string, opts Options) (*Backend, error) {
 		timeout: opts.RequestTimeout,
 		holder:  opts.Holder,
 		turn:    make(chan struct{}, 1),
+		closed:  make(chan struct{}),
 	}
 	if b.timeout <= 0 {
 		b.timeout = DefaultRequestTimeout
@@ -127,34 +141,28 @@ func New(ctx context.Context, rawURL string, opts Options) (*Backend, error) {
 		b.holder = fmt.Sprintf("%s pid %d", host, os.Getpid())
 	}
 	b.warnings = b.plainText()
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:   loc.endpoints,
-		DialTimeout: b.timeout,
-		// gRPC pings an idle connection, so that a dead one is noticed
-		// before a request waits on it for the whole timeout.
-		DialKeepAliveTime:    10 * time.Second,
-		DialKeepAliveTimeout: b.timeout,
-		TLS:                  sec.tls,
-		Username:             sec.user,
-		Password:             sec.password,
-		// Not cancelled with ctx: once X has answered, the journal and
-		// the store must still be written after an interrupt.
-		Context: context.WithoutCancel(ctx),
-		// The client logs retries and reconnections; twauth's errors say
-		// what matters, and stderr is the user's.
-		Logger: zap.NewNop(),
-	})
-	if err != nil {
-		// No client: classify cannot probe, and calls it unreachable.
-		return nil, b.classify(ctx, "connect", err)
+	b.cli = newClient(loc.endpoints, sec, b.timeout)
+	if sec.user != "" {
+		// Once X has answered, the journal and the store must still be
+		// written after an interrupt: only this check heeds ctx.
+		rctx, cancel := b.request(ctx)
+		err := b.cli.authenticate(rctx)
+		cancel()
+		if err != nil {
+			b.Close()
+			return nil, b.classify(ctx, "authenticate", err)
+		}
 	}
-	b.cli = cli
 	return b, nil
 }
 
-// Close closes the connection to etcd. A lock still held is released
-// when its lease ends.
-func (b *Backend) Close() error { return b.cli.Close() }
+// Close closes the connections to etcd and stops renewing the lease of a
+// lock still held, which is then released when the lease ends.
+func (b *Backend) Close() error {
+	b.closeOnce.Do(func() { close(b.closed) })
+	b.cli.hc.CloseIdleConnections()
+	return nil
+}
 
 // Where is "etcd://HOST:PORT[,HOST:PORT…]/PREFIX", without credentials.
 func (b *Backend) Where() string {
@@ -186,11 +194,9 @@ func (b *Backend) journalDir(clientID string) string {
 }
 
 // request is a context for one request: ctx bounded by the request
-// timeout, and asking for a cluster with a leader, so that a member cut
-// off from the majority says so at once (rpctypes.ErrNoLeader) rather than
-// when the timeout runs out.
+// timeout.
 func (b *Backend) request(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(clientv3.WithRequireLeader(ctx), b.timeout)
+	return context.WithTimeout(ctx, b.timeout)
 }
 
 var _ store.Backend = (*Backend)(nil)

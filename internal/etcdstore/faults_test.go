@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/twauth/twauth/internal/etcdtest"
 	"github.com/twauth/twauth/internal/store"
 	"github.com/twauth/twauth/internal/xtest"
@@ -97,7 +95,7 @@ func TestRevisionMoved(t *testing.T) {
 	rot.Refresh = func(ctx context.Context, rt string, journal func([]byte)) (store.Grant, error) {
 		old, _ := r.stored()
 		intruder = bytes.Replace(old, []byte(`"scope"`), []byte(`"username": "intruder",`+"\n    "+`"scope"`), 1)
-		if _, err := r.raw.Put(ctx, storeKey, string(intruder)); err != nil {
+		if err := r.raw.Put(storeKey, string(intruder)); err != nil {
 			t.Errorf("put: %v", err)
 		}
 		return refresh(ctx, rt, journal)
@@ -141,12 +139,12 @@ func TestLeaseLost(t *testing.T) {
 	refresh := rot.Refresh
 	rot.Refresh = func(ctx context.Context, rt string, journal func([]byte)) (store.Grant, error) {
 		g, err := refresh(ctx, rt, journal)
-		resp, gerr := r.raw.Get(ctx, lockPrefix, clientv3.WithPrefix())
-		if gerr != nil || len(resp.Kvs) != 1 {
-			t.Errorf("lock keys: %v, %v", resp, gerr)
+		kvs, gerr := r.raw.GetPrefix(lockPrefix)
+		if gerr != nil || len(kvs) != 1 {
+			t.Errorf("lock keys: %+v, %v", kvs, gerr)
 			return g, err
 		}
-		if _, err := r.raw.Revoke(ctx, clientv3.LeaseID(resp.Kvs[0].Lease)); err != nil {
+		if err := r.raw.Revoke(kvs[0].Lease); err != nil {
 			t.Errorf("revoke: %v", err)
 		}
 		return g, err
@@ -183,19 +181,22 @@ func TestTLSAndAuth(t *testing.T) {
 	c := etcdtest.Start(t, etcdtest.Options{TLS: &etcdtest.TLS{CAFile: pki.CA, CertFile: pki.ServerCert, KeyFile: pki.ServerKey, Client: pki.Client}})
 	raw := c.Client()
 	ctx := context.Background()
-	for _, step := range []func() error{
-		func() error { _, err := raw.UserAdd(ctx, "root", "root-pw"); return err },
-		func() error { _, err := raw.UserGrantRole(ctx, "root", "root"); return err },
-		func() error { _, err := raw.UserAdd(ctx, "twauth", "s3cret"); return err },
-		func() error { _, err := raw.RoleAdd(ctx, "twauth"); return err },
-		func() error {
-			_, err := raw.RoleGrantPermission(ctx, "twauth", testPrefix+"/", clientv3.GetPrefixRangeEnd(testPrefix+"/"), clientv3.PermissionType(clientv3.PermReadWrite))
-			return err
-		},
-		func() error { _, err := raw.UserGrantRole(ctx, "twauth", "twauth"); return err },
-		func() error { _, err := raw.AuthEnable(ctx); return err },
+	for _, step := range []struct {
+		path string
+		req  any
+	}{
+		{"/v3/auth/user/add", map[string]string{"name": "root", "password": "root-pw"}},
+		{"/v3/auth/user/grant", map[string]string{"user": "root", "role": "root"}},
+		{"/v3/auth/user/add", map[string]string{"name": "twauth", "password": "s3cret"}},
+		{"/v3/auth/role/add", map[string]string{"name": "twauth"}},
+		{"/v3/auth/role/grant", map[string]any{"name": "twauth", "perm": map[string]any{
+			"permType": "READWRITE", "key": []byte(testPrefix + "/"), "range_end": []byte(testPrefix + "0"),
+		}}},
+		{"/v3/auth/user/grant", map[string]string{"user": "twauth", "role": "twauth"}},
+		{"/v3/auth/enable", struct{}{}},
 	} {
-		if err := step(); err != nil {
+		var resp struct{}
+		if err := raw.Call(step.path, step.req, &resp); err != nil {
 			t.Fatalf("set up etcd auth: %v", err)
 		}
 	}
@@ -226,10 +227,76 @@ func TestTLSAndAuth(t *testing.T) {
 		t.Fatalf("New with a wrong password = %v, want an *AuthError that does not show it", err)
 	}
 	t.Log(err)
-	// Without the CA, the server's certificate is not trusted.
-	delete(vars, "ETCDCTL_CACERT")
+	// A client certificate with a Common Name: etcd's JSON gateway
+	// refuses it while authentication is on.
 	vars["ETCDCTL_PASSWORD"] = "s3cret"
-	if _, err := New(ctx, c.URL(testPrefix), Options{Getenv: env(vars), RequestTimeout: time.Second}); err == nil {
-		t.Fatal("New without the CA connected to a server whose certificate it cannot check")
+	vars["ETCDCTL_CERT"], vars["ETCDCTL_KEY"] = pki.NamedClientCert, pki.NamedClientKey
+	_, err = New(ctx, c.URL(testPrefix), Options{Getenv: env(vars)})
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Var != "ETCDCTL_CERT" || !strings.Contains(err.Error(), "without a Common Name") {
+		t.Fatalf("New with a client certificate with a Common Name = %v, want a *ConfigError naming ETCDCTL_CERT", err)
 	}
+	t.Log(err)
+	// Without the CA, the server's certificate is not trusted.
+	vars["ETCDCTL_CERT"], vars["ETCDCTL_KEY"] = pki.ClientCert, pki.ClientKey
+	delete(vars, "ETCDCTL_CACERT")
+	_, err = New(ctx, c.URL(testPrefix), Options{Getenv: env(vars), RequestTimeout: time.Second})
+	if !errors.As(err, &ce) || ce.Var != "ETCDCTL_CACERT" || !strings.Contains(err.Error(), "not trusted") {
+		t.Fatalf("New without the CA = %v, want a *ConfigError naming ETCDCTL_CACERT", err)
+	}
+	t.Log(err)
+	// Without TLS at all: etcd closes a plain HTTP connection to its TLS
+	// port without a word.
+	_, err = New(ctx, c.URL(testPrefix), Options{Getenv: env(map[string]string{"ETCDCTL_USER": "twauth", "ETCDCTL_PASSWORD": "s3cret"})})
+	var ue *UnreachableError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "if it does, set ETCDCTL_CACERT to its CA") {
+		t.Fatalf("New without TLS = %v, want an *UnreachableError that names ETCDCTL_CACERT", err)
+	}
+	t.Log(err)
+}
+
+// A waiter whose lease ends while it waits (etcd unreachable for longer
+// than the lease, a revoke) does not take the lock when the holder
+// leaves, although etcd 3.4's lock service then answers as if it had.
+func TestWaiterLosesLease(t *testing.T) {
+	r := newRig(t, 1)
+	unlock, err := r.backend("machine-a", Options{}).Lock(context.Background(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := r.raw.GetPrefix(lockPrefix)
+	if err != nil || len(holder) != 1 {
+		t.Fatalf("lock keys: %+v, %v", holder, err)
+	}
+	b := r.backend("machine-b", Options{})
+	locked := make(chan error, 1)
+	go func() {
+		_, err := b.Lock(context.Background(), 20*time.Second)
+		locked <- err
+	}()
+	var waiter etcdtest.KV
+	for waiter.Key == "" {
+		kvs, err := r.raw.GetPrefix(lockPrefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kv := range kvs {
+			if kv.Key != holder[0].Key {
+				waiter = kv
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := r.raw.Revoke(waiter.Lease); err != nil {
+		t.Fatal(err)
+	}
+	if err := unlock(); err != nil {
+		t.Fatal(err)
+	}
+	err = <-locked
+	var ll *LeaseLostError
+	if !errors.As(err, &ll) || ll.Lease != waiter.Lease {
+		t.Fatalf("Lock of a waiter whose lease was revoked = %v, want a *LeaseLostError of lease %x", err, waiter.Lease)
+	}
+	t.Log(err)
 }

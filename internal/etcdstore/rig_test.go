@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-
 	"github.com/twauth/twauth/internal/etcdtest"
 	"github.com/twauth/twauth/internal/oauth"
 	"github.com/twauth/twauth/internal/store"
@@ -145,7 +143,7 @@ type rig struct {
 	t     testing.TB
 	etcd  *etcdtest.Cluster
 	x     *xtest.Server
-	raw   *clientv3.Client
+	raw   *etcdtest.Client
 	url   string
 	calls atomic.Int64
 }
@@ -205,14 +203,14 @@ func (r *rig) seed(expiresIn time.Duration) *store.Entry {
 // the key is missing).
 func (r *rig) stored() ([]byte, *store.Entry) {
 	r.t.Helper()
-	resp, err := r.raw.Get(context.Background(), storeKey)
+	kv, err := r.raw.Get(storeKey)
 	if err != nil {
 		r.t.Fatalf("get %s: %v", storeKey, err)
 	}
-	if len(resp.Kvs) == 0 {
+	if kv == nil {
 		return nil, nil
 	}
-	data := resp.Kvs[0].Value
+	data := []byte(kv.Value)
 	f, err := store.Decode(data)
 	if err != nil {
 		r.t.Fatalf("the store in etcd is torn: %v\n%s", err, data)
@@ -223,13 +221,13 @@ func (r *rig) stored() ([]byte, *store.Entry) {
 // journals are the journal keys and their values.
 func (r *rig) journals() map[string]string {
 	r.t.Helper()
-	resp, err := r.raw.Get(context.Background(), journalKey, clientv3.WithPrefix())
+	kvs, err := r.raw.GetPrefix(journalKey)
 	if err != nil {
 		r.t.Fatalf("get %s: %v", journalKey, err)
 	}
 	out := map[string]string{}
-	for _, kv := range resp.Kvs {
-		out[string(kv.Key)] = string(kv.Value)
+	for _, kv := range kvs {
+		out[kv.Key] = kv.Value
 	}
 	return out
 }

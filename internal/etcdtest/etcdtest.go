@@ -6,11 +6,15 @@
 package etcdtest
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,9 +22,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 )
 
 // startTimeout bounds the wait for a cluster to elect a leader and serve.
@@ -161,61 +162,33 @@ func (m *Member) run(bin string, args []string) error {
 	return nil
 }
 
-// waitReady waits until every member answers and a linearizable read
-// through all of them succeeds.
+// waitReady waits until every member answers a linearizable read.
 func (c *Cluster) waitReady() error {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	// gRPC waits a second before it dials again a port that refused it:
-	// dial each port until it listens first.
+	cl := c.newClient()
+	defer cl.hc.CloseIdleConnections()
 	for _, m := range c.Members {
 		for {
-			conn, err := net.DialTimeout("tcp", m.Endpoint, time.Second)
-			if err == nil {
-				conn.Close()
-				break
-			}
-			select {
-			case <-m.done:
-				return fmt.Errorf("etcd member %s exited at start: %v", m.Name, m.waitErr)
-			case <-ctx.Done():
-				return fmt.Errorf("etcd member %s does not listen on %s after %s: %v", m.Name, m.Endpoint, startTimeout, err)
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}
-	cli, err := c.newClient(c.Endpoints(), time.Second)
-	if err != nil {
-		return err
-	}
-	defer cli.Close()
-	for {
-		for _, m := range c.Members {
 			select {
 			case <-m.done:
 				return fmt.Errorf("etcd member %s exited at start: %v", m.Name, m.waitErr)
 			default:
 			}
+			rctx, rcancel := context.WithTimeout(ctx, time.Second)
+			var resp struct{}
+			err := cl.call(rctx, m, "/v3/kv/range", map[string]any{"key": []byte("etcdtest-ready")}, &resp)
+			rcancel()
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("etcd member %s not ready after %s: %v", m.Name, startTimeout, err)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		rctx, rcancel := context.WithTimeout(ctx, time.Second)
-		_, err := cli.Get(rctx, "etcdtest-ready")
-		rcancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("etcd cluster not ready after %s: %v", startTimeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func (c *Cluster) newClient(endpoints []string, dial time.Duration) (*clientv3.Client, error) {
-	cfg := clientv3.Config{Endpoints: endpoints, Logger: zap.NewNop(), DialTimeout: dial}
-	if c.tls != nil {
-		cfg.TLS = c.tls.Client
-	}
-	return clientv3.New(cfg)
+	return nil
 }
 
 // Endpoints are the members' client addresses.
@@ -233,15 +206,12 @@ func (c *Cluster) URL(prefix string) string {
 	return "etcd://" + strings.Join(c.Endpoints(), ",") + "/" + strings.TrimPrefix(prefix, "/")
 }
 
-// Client is a client of the whole cluster, closed at the test's end.
-func (c *Cluster) Client() *clientv3.Client {
-	c.t.Helper()
-	cli, err := c.newClient(c.Endpoints(), 5*time.Second)
-	if err != nil {
-		c.t.Fatalf("etcdtest: client: %v", err)
-	}
-	c.t.Cleanup(func() { cli.Close() })
-	return cli
+// Client is a client of the whole cluster, its connections closed at the
+// test's end.
+func (c *Cluster) Client() *Client {
+	cl := c.newClient()
+	c.t.Cleanup(cl.hc.CloseIdleConnections)
+	return cl
 }
 
 // Leader returns the member that leads the cluster, among the running
@@ -249,33 +219,15 @@ func (c *Cluster) Client() *clientv3.Client {
 func (c *Cluster) Leader() *Member {
 	c.t.Helper()
 	deadline := time.Now().Add(startTimeout)
+	cl := c.newClient()
+	defer cl.hc.CloseIdleConnections()
 	for time.Now().Before(deadline) {
-		if m := c.leader(); m != nil {
+		if m := cl.leader(); m != nil {
 			return m
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	c.t.Fatalf("etcdtest: no leader after %s\n%s", startTimeout, c.logs())
-	return nil
-}
-
-func (c *Cluster) leader() *Member {
-	for _, m := range c.Members {
-		if m.Stopped() {
-			continue
-		}
-		cli, err := c.newClient([]string{m.Endpoint}, time.Second)
-		if err != nil {
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		st, err := cli.Status(ctx, m.Endpoint)
-		cancel()
-		cli.Close()
-		if err == nil && st.Leader != 0 && st.Leader == st.Header.MemberId {
-			return m
-		}
-	}
 	return nil
 }
 
@@ -353,4 +305,173 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// Client speaks etcd's v3 API as JSON over HTTP, the gateway of etcd's
+// client port, for tests to look at and meddle with the keys. It is
+// written apart from internal/etcdstore's client, so that a test checks
+// etcdstore's requests against another reading of etcd's API.
+type Client struct {
+	c  *Cluster
+	hc *http.Client
+}
+
+func (c *Cluster) newClient() *Client {
+	tr := &http.Transport{Proxy: nil}
+	if c.tls != nil {
+		tr.TLSClientConfig = c.tls.Client
+	}
+	return &Client{c: c, hc: &http.Client{Transport: tr, Timeout: 5 * time.Second}}
+}
+
+// Call POSTs req as JSON to path (such as "/v3/kv/put") and decodes the
+// answer into resp. It asks each running member in turn until one
+// answers 200 OK. Bytes go as []byte (base64), int64 as strings.
+func (cl *Client) Call(path string, req, resp any) error {
+	var errs []error
+	for _, m := range cl.c.Members {
+		if m.Stopped() {
+			continue
+		}
+		err := cl.call(context.Background(), m, path, req, resp)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return errors.New("etcdtest: every member is stopped")
+	}
+	return errors.Join(errs...)
+}
+
+func (cl *Client) call(ctx context.Context, m *Member, path string, req, resp any) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	scheme := "http://"
+	if cl.c.tls != nil {
+		scheme = "https://"
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, scheme+m.Endpoint+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	hresp, err := cl.hc.Do(hreq)
+	if err != nil {
+		return err
+	}
+	defer hresp.Body.Close()
+	data, err := io.ReadAll(hresp.Body)
+	if err != nil {
+		return err
+	}
+	if hresp.StatusCode != http.StatusOK {
+		return fmt.Errorf("etcd %s %s: %s: %s", m.Name, path, hresp.Status, data)
+	}
+	return json.Unmarshal(data, resp)
+}
+
+// KV is a key as etcd holds it.
+type KV struct {
+	Key            string
+	Value          string
+	CreateRevision int64
+	ModRevision    int64
+	Lease          int64
+}
+
+type wireKV struct {
+	Key            []byte `json:"key"`
+	Value          []byte `json:"value"`
+	CreateRevision int64  `json:"create_revision,string"`
+	ModRevision    int64  `json:"mod_revision,string"`
+	Lease          int64  `json:"lease,string"`
+}
+
+// Get returns the key, or nil when it is missing.
+func (cl *Client) Get(key string) (*KV, error) {
+	kvs, err := cl.rangeOf(map[string]any{"key": []byte(key)})
+	if err != nil || len(kvs) == 0 {
+		return nil, err
+	}
+	return &kvs[0], nil
+}
+
+// GetPrefix returns the keys that start with prefix, in key order.
+func (cl *Client) GetPrefix(prefix string) ([]KV, error) {
+	end := []byte(prefix)
+	end[len(end)-1]++ // the prefixes of the tests end in "/"
+	return cl.rangeOf(map[string]any{"key": []byte(prefix), "range_end": end})
+}
+
+func (cl *Client) rangeOf(req map[string]any) ([]KV, error) {
+	var resp struct {
+		KVs []wireKV `json:"kvs"`
+	}
+	if err := cl.Call("/v3/kv/range", req, &resp); err != nil {
+		return nil, err
+	}
+	var out []KV
+	for _, kv := range resp.KVs {
+		out = append(out, KV{Key: string(kv.Key), Value: string(kv.Value), CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision, Lease: kv.Lease})
+	}
+	return out, nil
+}
+
+// Put writes key.
+func (cl *Client) Put(key, value string) error {
+	var resp struct{}
+	return cl.Call("/v3/kv/put", map[string]any{"key": []byte(key), "value": []byte(value)}, &resp)
+}
+
+// Leases lists the leases etcd holds.
+func (cl *Client) Leases() ([]int64, error) {
+	var resp struct {
+		Leases []struct {
+			ID int64 `json:"ID,string"`
+		} `json:"leases"`
+	}
+	if err := cl.Call("/v3/lease/leases", struct{}{}, &resp); err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for _, l := range resp.Leases {
+		ids = append(ids, l.ID)
+	}
+	return ids, nil
+}
+
+// Revoke ends a lease, and deletes its keys. A lease that has ended
+// already is no error.
+func (cl *Client) Revoke(id int64) error {
+	var resp struct{}
+	err := cl.Call("/v3/lease/revoke", map[string]string{"ID": fmt.Sprint(id)}, &resp)
+	if err != nil && strings.Contains(err.Error(), "lease not found") {
+		return nil
+	}
+	return err
+}
+
+// leader returns the running member that says it leads, or nil.
+func (cl *Client) leader() *Member {
+	for _, m := range cl.c.Members {
+		if m.Stopped() {
+			continue
+		}
+		var st struct {
+			Header struct {
+				MemberID uint64 `json:"member_id,string"`
+			} `json:"header"`
+			Leader uint64 `json:"leader,string"`
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := cl.call(ctx, m, "/v3/maintenance/status", struct{}{}, &st)
+		cancel()
+		if err == nil && st.Leader != 0 && st.Leader == st.Header.MemberID {
+			return m
+		}
+	}
+	return nil
 }
