@@ -2,10 +2,8 @@ package etcdstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -345,7 +343,7 @@ func (j *journal) Fill(body []byte) error {
 // Close deletes the journal unless keep is set and it holds a refresh
 // token.
 func (j *journal) Close(keep bool) error {
-	if keep && refreshTokenOf(j.body) != "" {
+	if keep && store.RefreshTokenOf(j.body) != "" {
 		return nil
 	}
 	ctx, cancel := j.b.request(context.Background())
@@ -389,7 +387,7 @@ func (b *Backend) Leftovers(ctx context.Context, clientID, current string) []sto
 	sort.SliceStable(kvs, func(i, j int) bool { return kvs[i].ModRevision > kvs[j].ModRevision })
 	var out []store.Leftover
 	for _, kv := range kvs {
-		if rt := refreshTokenOf(kv.Value); rt != "" && rt != current {
+		if rt := store.RefreshTokenOf(kv.Value); rt != "" && rt != current {
 			out = append(out, store.Leftover{Where: b.keyURL(string(kv.Key)), RefreshToken: rt, Newer: kv.ModRevision > storeRev})
 		}
 	}
@@ -459,19 +457,3 @@ func printable(s string) string {
 	return s
 }
 
-// refreshTokenOf reads the refresh token from the body of a token answer:
-// JSON, as X sends, or a form-encoded body (golang.org/x/oauth2 reads
-// both). An answer cut short gives none. It is store's rule, which is
-// unexported.
-func refreshTokenOf(body []byte) string {
-	var j struct {
-		RefreshToken string `json:"refresh_token"`
-	}
-	if json.Unmarshal(body, &j) == nil {
-		return j.RefreshToken
-	}
-	if v, err := url.ParseQuery(string(body)); err == nil {
-		return v.Get("refresh_token")
-	}
-	return ""
-}

@@ -131,7 +131,7 @@ func TestKillHolder(t *testing.T) {
 			live = "store"
 		}
 		for _, v := range r.journals() {
-			if rt := refreshTokenOf([]byte(v)); rt != "" && r.x.IsValidRefreshToken(rt) && (e == nil || rt != e.RefreshToken) {
+			if rt := store.RefreshTokenOf([]byte(v)); rt != "" && r.x.IsValidRefreshToken(rt) && (e == nil || rt != e.RefreshToken) {
 				live = "journal"
 			}
 		}
