@@ -456,4 +456,3 @@ func printable(s string) string {
 	}
 	return s
 }
-
