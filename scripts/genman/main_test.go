@@ -47,7 +47,7 @@ func TestGenerate(t *testing.T) {
 		// lines kept as lines.
 		"environment variable TWAUTH_<FLAG>, e.g.",
 		".EX\n  twauth login                       log in through the browser\n",
-		"(default <user config dir>/twauth/tokens.json)",
+		"(default <user config dir>/twauth/tokens.json",
 		"Ballerina Config.toml file to read",
 	} {
 		if !strings.Contains(root, want) {
