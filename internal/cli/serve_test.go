@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twauth/twauth/internal/balconfig"
+	"github.com/twauth/twauth/internal/xtest"
 )
 
 // serveRequest sends what ballerina/oauth2's refresh grant sends: a body
@@ -164,4 +165,66 @@ func TestLoginListenElsewhere(t *testing.T) {
 	if got := w.tokenRequests()[0].Form.Get("redirect_uri"); got != w.redirect {
 		t.Errorf("redirect_uri %q, want %q", got, w.redirect)
 	}
+}
+
+// TestServeWhenXFails (issue 14, faults): X answering 503 during a refresh
+// gives the program 503 temporarily_unavailable with Retry-After, and the
+// chain survives: once X is back, the next request is answered. X hanging
+// is bounded by --http-timeout.
+func TestServeWhenXFails(t *testing.T) {
+	w := newWorld(t)
+	w.writeConfig("clientId = \"" + publicID + "\"\n")
+	w.seed(publicID, scopes, t0.Add(time.Minute), false)
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	if r := w.run("serve", "--configure", "--listen", listen); r.code != 0 {
+		t.Fatalf("configure: exit %d\n%s", r.code, r.stderr)
+	}
+	doc, _ := balconfig.Parse([]byte(w.readConfig()))
+	get := func(k string) string { v, _, _ := doc.Get(k); return v }
+	url, handle, id, secret := get("refreshUrl"), get("refreshToken"), get("localClientId"), get("localClientSecret")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan result, 1)
+	go func() { done <- w.runCtx(ctx, "", "serve", "--listen", listen, "--http-timeout", "500ms") }()
+	for i := 0; ; i++ {
+		if resp, err := http.Get("http://" + listen + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i == 200 {
+			t.Fatal("serve never answered")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// X fails every try of the refresh: the program is told to come back.
+	for range 8 {
+		w.srv.InjectFault(xtest.TokenPath, xtest.Fault{Status: 503})
+	}
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader("grant_type=refresh_token&refresh_token="+handle))
+	req.SetBasicAuth(id, secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "temporarily_unavailable") {
+		t.Fatalf("X failing: %d %s %q", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if e := w.entry(publicID); !w.srv.IsValidRefreshToken(e.RefreshToken) {
+		t.Fatal("the chain did not survive X's failure")
+	}
+	w.srv.ClearFaults()
+	// X hangs: bounded by --http-timeout, again a 503.
+	w.srv.InjectFault(xtest.TokenPath, xtest.Fault{Hang: true})
+	start := time.Now()
+	if code, _ := serveRequest(t, url, handle, id, secret); code != 503 || time.Since(start) > 20*time.Second {
+		t.Fatalf("X hanging: %d after %s", code, time.Since(start))
+	}
+	w.srv.ClearFaults()
+	if code, m := serveRequest(t, url, handle, id, secret); code != 200 || m["access_token"] == "" {
+		t.Fatalf("X back: %d %v", code, m)
+	}
+	cancel()
+	<-done
 }

@@ -52,3 +52,10 @@ func (f *Fake) PendingFaults(path string) int {
 	defer f.mu.Unlock()
 	return len(f.faults[path])
 }
+
+// ClearFaults drops the faults still queued for every path.
+func (f *Fake) ClearFaults() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	clear(f.faults)
+}
