@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"maps"
@@ -615,5 +616,31 @@ func TestAccountsUpgradeVersion1Store(t *testing.T) {
 	keys := slices.Sorted(maps.Keys(f.Clients))
 	if want := []string{store.EntryKey(publicID, aliceID), store.EntryKey(publicID, bobID)}; !reflect.DeepEqual(keys, want) {
 		t.Errorf("store keys after alice's login %v, want %v", keys, want)
+	}
+}
+
+// TestDefaultStoreWithAccounts: with no --store, the default file holds
+// entries keyed by client id and account; token and status read them (a
+// regression: the keyring check looked entries up by client id alone).
+func TestDefaultStoreWithAccounts(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", home)
+	t.Setenv("HOME", home)
+	path, err := store.DefaultPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &store.Store{Path: path}
+	if err := st.Update(context.Background(), func(f *store.File) error {
+		e := &store.Entry{ClientID: publicID, UserID: "42", Username: "alice", AccessToken: "AT-alice", RefreshToken: "RT", TokenType: "bearer", Expiry: time.Now().Add(time.Hour).UTC()}
+		f.Clients[e.Key()] = e
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := cli.Run(context.Background(), cli.Deps{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }, Dir: t.TempDir()}, []string{"token"})
+	if code != 0 || stdout.String() != "AT-alice\n" {
+		t.Fatalf("token with the default store: exit %d, %q\n%s", code, stdout.String(), stderr.String())
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -283,10 +284,11 @@ func within(ctx context.Context, d time.Duration, fn func() error) error {
 // stored.
 func KeptInKeyring(f *store.File) []string {
 	var out []string
-	for _, id := range f.ClientIDs() {
-		if !hasSecrets(f.Clients[id]) {
-			out = append(out, id)
+	for key, e := range f.Clients {
+		if e != nil && !hasSecrets(e) {
+			out = append(out, key)
 		}
 	}
+	slices.Sort(out)
 	return out
 }

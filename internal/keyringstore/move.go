@@ -3,6 +3,8 @@ package keyringstore
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/twauth/twauth/internal/atomicfile"
 	"github.com/twauth/twauth/internal/store"
@@ -54,7 +56,7 @@ func MoveFromFile(ctx context.Context, file *store.Store, b *Backend) (moved []s
 	}
 	t := b.Tolerant()
 	if same {
-		for _, id := range from.ClientIDs() {
+		for _, id := range slices.Sorted(maps.Keys(from.Clients)) {
 			if hasSecrets(from.Clients[id]) {
 				moved = append(moved, id)
 			}
@@ -73,7 +75,7 @@ func MoveFromFile(ctx context.Context, file *store.Store, b *Backend) (moved []s
 		return nil, err
 	}
 	var stay []string
-	for _, id := range from.ClientIDs() {
+	for _, id := range slices.Sorted(maps.Keys(from.Clients)) {
 		e := from.Clients[id]
 		if !hasSecrets(e) {
 			continue
