@@ -9,7 +9,8 @@
 # each comparison is repeated, the order of its commands reversed every other
 # round (default 2). With XURL, the token fast path is also measured against
 # `xurl token` (X's own CLI, github.com/xdevplatform/xurl) reading a token
-# seeded in a temporary HOME.
+# seeded in a temporary HOME. OTHER="/a/twauth …" adds other builds of twauth
+# (an earlier commit, say) to that comparison, on the same store.
 # Needs hyperfine, GNU time (/usr/bin/time), curl, python3 and go.
 set -euo pipefail
 umask 077
@@ -18,6 +19,7 @@ bin=$(cd "${1:-bin}" && pwd)
 runs=${RUNS:-200}
 rounds=${ROUNDS:-2}
 read -r -a xurls <<<"${XURL:-}"
+read -r -a others <<<"${OTHER:-}"
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -105,6 +107,8 @@ compare() {
 }
 
 cat_store="cat $work/small/tokens.json"
+other_cmds=()
+for o in "${others[@]}"; do other_cmds+=("$o token ${tw_small[*]}"); done
 compare "twauth token, valid stored token: 1 MB vs 200 B Config.toml (target 1MB <= 1.2x)" 1,0 \
 	"$cat_store" "$bin/twauth token ${tw_small[*]}" "$bin/twauth token ${tw_big[*]}"
 
@@ -140,10 +144,11 @@ EOF
 	for ((i = 0; i < ${#xurls[@]}; i++)); do refs+=",$((4 + i))"; done
 	HOME="$work/home" compare "token fast path against xurl token (targets: <= 0.8x xurl, <= 2.5x cat of the store)" "$refs" \
 		"$cat_store" "cat $work/home/.xurl/auth.yml" "$work/hello/floor" "$work/nethttp/floor" \
-		"${xurl_cmds[@]}" "$bin/twauth token ${tw_small[*]}" "$bin/twauth token --client-id twauth-dev-client --store $work/small/tokens.json"
+		"${xurl_cmds[@]}" "$bin/twauth token ${tw_small[*]}" "$bin/twauth token --client-id twauth-dev-client --store $work/small/tokens.json" \
+		"${other_cmds[@]}"
 else
 	compare "token fast path against cat and the floors (target <= 2.5x cat of the store)" 0 \
-		"$cat_store" "$work/hello/floor" "$work/nethttp/floor" "$bin/twauth token ${tw_small[*]}"
+		"$cat_store" "$work/hello/floor" "$work/nethttp/floor" "$bin/twauth token ${tw_small[*]}" "${other_cmds[@]}"
 fi
 
 echo "== peak RSS (GNU time -v, maximum resident set size), median of 11"
