@@ -2,16 +2,20 @@
 # Whole-process figures of BENCHMARKS.md: hyperfine and GNU time against
 # twauth-dev on loopback. Usage, from the repository root after `make build`:
 #
-#	scripts/bench-process.sh [BIN]           # BIN: where twauth and twauth-dev are (default bin)
-#	XURL=/path/to/xurl scripts/bench-process.sh   # several: XURL="/a/xurl /b/xurl"
+#	scripts/bench-process.sh [BIN]                 # BIN: twauth and twauth-dev (default bin)
+#	XURL=/path/to/xurl scripts/bench-process.sh     # several: XURL="/a/xurl /b/xurl"
 #
-# RUNS sets hyperfine's runs per command (default 200), ROUNDS how many times
-# each comparison is repeated, the order of its commands reversed every other
-# round (default 2). With XURL, the token fast path is also measured against
+# It measures, each comparison in one hyperfine run: `twauth token` (valid
+# stored token) and `twauth refresh` beside a 200-byte and a 1 MB
+# Config.toml; the token fast path against `cat` of the store, a hello-world
+# Go binary, the same importing net/http, and the default (cgo) `go build`
+# of twauth; peak RSS; binary sizes. RUNS sets hyperfine's runs per command
+# (default 200), ROUNDS how many times each comparison is repeated, the
+# order of its commands reversed every other round (default 2). XURL adds
 # `xurl token` (X's own CLI, github.com/xdevplatform/xurl) reading a token
-# seeded in a temporary HOME. OTHER="/a/twauth …" adds other builds of twauth
-# (an earlier commit, say) to that comparison, on the same store.
-# Needs hyperfine, GNU time (/usr/bin/time), curl, python3 and go.
+# seeded in a temporary HOME; OTHER="/a/twauth …" adds other builds of
+# twauth (an earlier commit, say), on the same store.
+# Needs hyperfine, GNU time (/usr/bin/time), python3 and go.
 set -euo pipefail
 umask 077
 
@@ -66,6 +70,15 @@ for p in hello:'"os"' nethttp:'"os"; _ "net/http"'; do
 	(cd "$work/${p%%:*}" && go mod init floor >/dev/null 2>&1 && CGO_ENABLED=0 go build -o floor .)
 done
 
+# The default `go build` (cgo, linked to libc) beside `make build`'s static
+# binary, when run from the repository.
+cgo_cmds=()
+if [ -f go.mod ] && [ -d cmd/twauth ]; then
+	go build -o "$work/cgo/twauth" ./cmd/twauth
+	CGO_ENABLED=0 go build -trimpath -o "$work/static/twauth" ./cmd/twauth
+	cgo_cmds=("$work/cgo/twauth token ${tw_small[*]}")
+fi
+
 echo "== machine: $(nproc) CPUs,$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), $(uname -sr)"
 echo "== $(go version); $(hyperfine --version); twauth $("$bin/twauth" version 2>/dev/null | head -n1)"
 echo "== Config.toml: $(stat -c %s "$work/small/Config.toml") and $(stat -c %s "$work/big/Config.toml") bytes after login; tokens.json $(stat -c %s "$work/small/tokens.json") bytes"
@@ -107,7 +120,7 @@ compare() {
 }
 
 cat_store="cat $work/small/tokens.json"
-other_cmds=()
+other_cmds=("${cgo_cmds[@]}")
 for o in "${others[@]}"; do other_cmds+=("$o token ${tw_small[*]}"); done
 compare "twauth token, valid stored token: 1 MB vs 200 B Config.toml (target 1MB <= 1.2x)" 1,0 \
 	"$cat_store" "$bin/twauth token ${tw_small[*]}" "$bin/twauth token ${tw_big[*]}"
@@ -168,11 +181,9 @@ rss "hello + net/http" "$work/nethttp/floor"
 
 echo "== binary size"
 size() { printf '  %-48s %9d bytes\n' "$1" "$(stat -c %s "$2")"; }
-if [ -f go.mod ] && [ -d cmd/twauth ]; then
-	go build -o "$work/t-default" ./cmd/twauth
-	CGO_ENABLED=0 go build -trimpath -o "$work/t-static" ./cmd/twauth
-	size "go build ./cmd/twauth" "$work/t-default"
-	size "CGO_ENABLED=0 go build -trimpath ./cmd/twauth" "$work/t-static"
+if [ ${#cgo_cmds[@]} -gt 0 ]; then
+	size "go build ./cmd/twauth" "$work/cgo/twauth"
+	size "CGO_ENABLED=0 go build -trimpath ./cmd/twauth" "$work/static/twauth"
 fi
 size "$bin/twauth" "$bin/twauth"
 for x in "${xurls[@]}"; do size "$x" "$x"; done
