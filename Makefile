@@ -3,7 +3,9 @@
 GO      ?= go
 BIN     ?= bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/twauth/twauth/internal/cli.version=$(VERSION)
+# -s -w: no symbol table or DWARF (a third of the binary; panics keep their
+# stack traces), as release builds of Go CLIs ship.
+LDFLAGS := -s -w -X github.com/twauth/twauth/internal/cli.version=$(VERSION)
 # A count, not a duration: go1.26's fuzz coordinator can fail a duration run with a
 # spurious "context deadline exceeded" at its end (go.dev/issue/75804, fixed in go1.27).
 FUZZTIME ?= 150000x
@@ -27,7 +29,7 @@ build:
 install:
 	CGO_ENABLED=0 $(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/twauth
 
-## test: every test, with the race detector (browser tests skip without chromium)
+## test: every test, with the race detector (Chromium, gnome-keyring, D-Bus and etcd from Debian: .ci/run installs them)
 test:
 	$(GO) test -race ./...
 
@@ -45,6 +47,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/store/
 	$(GO) test -run '^$$' -fuzz '^FuzzCallback$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/loopback/
 	$(GO) test -run '^$$' -fuzz '^FuzzParsePasted$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/app/
+	$(GO) test -run '^$$' -fuzz '^FuzzSafe$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/termtext/
 
 ## bench: the Go benchmarks, each for BENCHTIME (see BENCHMARKS.md; ~2 min)
 BENCHTIME ?= 1s

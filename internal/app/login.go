@@ -67,6 +67,17 @@ func (e *TimeoutError) Error() string {
 // maxRefusedLines bounds the lines printed for refused callbacks.
 const maxRefusedLines = 3
 
+// loginDefaults fills in the default redirect URI and scopes.
+func loginDefaults(redirects, scopes []string) ([]string, []string) {
+	if len(redirects) == 0 {
+		redirects = []string{DefaultRedirectURI}
+	}
+	if len(scopes) == 0 {
+		scopes = oauth.DefaultScopes
+	}
+	return redirects, scopes
+}
+
 // DefaultRedirectURI is the callback twauth listens on unless told
 // otherwise; register it in the X app's settings.
 const DefaultRedirectURI = "http://127.0.0.1:8765/callback"
@@ -79,12 +90,7 @@ func (a *Runner) Login(ctx context.Context, o LoginOptions) (*LoggedIn, error) {
 	if o.PKCEMethod == "" {
 		o.PKCEMethod = pkce.S256
 	}
-	if len(o.RedirectURIs) == 0 {
-		o.RedirectURIs = []string{DefaultRedirectURI}
-	}
-	if len(o.Scopes) == 0 {
-		o.Scopes = oauth.DefaultScopes
-	}
+	o.RedirectURIs, o.Scopes = loginDefaults(o.RedirectURIs, o.Scopes)
 	if err := a.checkLogin(o.Scopes); err != nil {
 		return nil, err
 	}

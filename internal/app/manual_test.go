@@ -60,7 +60,7 @@ func TestParsePasted(t *testing.T) {
 }
 
 // FuzzParsePasted checks that whatever is pasted, parsePasted either
-// returns a non-empty code or an error with an exit code from DESIGN.md (2 for
+// returns a non-empty code or an error with an exit code from docs/design.md (2 for
 // bad input, 3 for an error response), and that any code and state survive
 // the trip through a redirect URL exactly.
 func FuzzParsePasted(f *testing.F) {

@@ -28,12 +28,7 @@ type URLOptions struct {
 // URL starts a login: it builds the authorization URL and keeps the
 // verifier and state as a pending login for Exchange.
 func (a *Runner) URL(ctx context.Context, o URLOptions) (*Started, error) {
-	if len(o.RedirectURIs) == 0 {
-		o.RedirectURIs = []string{DefaultRedirectURI}
-	}
-	if len(o.Scopes) == 0 {
-		o.Scopes = oauth.DefaultScopes
-	}
+	o.RedirectURIs, o.Scopes = loginDefaults(o.RedirectURIs, o.Scopes)
 	if err := a.checkLogin(o.Scopes); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,8 +44,8 @@ func TestBrowserGetsNoSecrets(t *testing.T) {
 		"--store", filepath.Join(dir, "state", "tokens.json"),
 		"--auth-url", srv.AuthURL(), "--token-url", srv.TokenURL(), "--api-url", srv.APIURL(), "--timeout", "1m")
 	cmd.Env = append(binaryEnv(dir), "TWAUTH_CLIENT_SECRET="+confSecret, "TWAUTH_REFRESH_TOKEN="+seedRT, "DISPLAY=:0")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -114,4 +115,22 @@ func TestBrowserGetsNoSecrets(t *testing.T) {
 	if _, err := os.Stat(page.Path); !os.IsNotExist(err) {
 		t.Errorf("the page outlived the login: %v", err)
 	}
+}
+
+// lockedBuffer is a buffer a child process writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

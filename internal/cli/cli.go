@@ -243,6 +243,7 @@ Exit codes: 0 ok, 1 failure (network, server), 2 usage or configuration error,
 		}
 		wrapArgs(c)
 	}
+	registerCompletions(root, f)
 	return root, f
 }
 

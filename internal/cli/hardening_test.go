@@ -4,7 +4,7 @@ package cli_test
 // broken environment — a Config.toml the editor refuses, a corrupt or
 // unwritable store, loose file modes, concurrent writers, a misbehaving
 // token endpoint, a bad callback, a signal — at the level of the command
-// line: the exit code of DESIGN.md, the message, and the files left as
+// line: the exit code of docs/design.md, the message, and the files left as
 // they were.
 
 import (

@@ -141,7 +141,7 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 		if v == "" {
 			v = "none"
 		}
-		row("  "+k, fmt.Sprintf("%s (from %s)", v, s.From))
+		row("  "+k, fmt.Sprintf("%s (%s)", v, origin(s.From)))
 	}
 	from("client id", t.ClientID)
 	if t.Account.Value != "" {
@@ -149,14 +149,14 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 	}
 	switch {
 	case t.ClientSecret.Value != "":
-		row("  secret", "set (from "+t.ClientSecret.From+")")
+		row("  secret", "set ("+origin(t.ClientSecret.From)+")")
 	default:
 		row("  secret", "none: a public client")
 	}
 	if t.SecretNote != "" {
 		row("", t.SecretNote)
 	}
-	row("  config", fmt.Sprintf("%s (%s)", t.ConfigPath, t.ConfigWhy))
+	row("  config", fmt.Sprintf("%s (%s)", t.ConfigPath, origin(t.ConfigWhy)))
 	from("token key", t.TokenKey)
 	from("refresh key", t.RefreshTokenKey)
 	fmt.Fprint(f.Stdout, b.String())
@@ -240,4 +240,16 @@ func snapAccounts(st *store.Store, clientID string) []*store.Entry {
 		return nil
 	}
 	return f.Accounts(clientID)
+}
+
+// origin words where a value came from for the status report: "from
+// --client-id", "from Config.toml key clientId", "recorded by the login
+// …", "default".
+func origin(from string) string {
+	switch {
+	case strings.HasPrefix(from, "--"), strings.HasPrefix(from, "TWAUTH_"), strings.Contains(from, " key "),
+		strings.HasPrefix(from, "the first file"), strings.HasPrefix(from, "the pending"):
+		return "from " + from
+	}
+	return from
 }

@@ -236,6 +236,14 @@ func (f *Factory) resolve(st *store.Store, o targetOptions) (*resolve.Target, *c
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if !o.peek {
+		// Expired pending logins go, verifiers included, the next time
+		// twauth runs (not on the token fast path, which reads nothing
+		// more than it must).
+		if err := st.PrunePending(context.Background(), f.now()); err != nil {
+			return nil, nil, nil, err
+		}
+	}
 	flags := f.Global.resolveFlags()
 	if o.clientID.Set() {
 		flags.ClientID = o.clientID

@@ -506,7 +506,7 @@ const LocalPrefix = "twauth-local-"
 type LocalCredentialError struct{ What, From string }
 
 func (e *LocalCredentialError) Error() string {
-	return fmt.Sprintf("the %s from %s is a local credential twauth serve issued for the program, not X's: it is never sent to X", e.What, e.From)
+	return fmt.Sprintf("the %s from %s is a local credential issued to the program for twauth's token endpoint, not X's: it is never sent to X", e.What, e.From)
 }
 
 // KeyClashError: a token key is the key of the client id or secret, so

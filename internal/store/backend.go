@@ -140,7 +140,7 @@ func (j *journal) Fill(body []byte) error {
 
 func (j *journal) Close(keep bool) error {
 	err := j.f.Close()
-	if !keep || refreshTokenOf(j.body) == "" {
+	if !keep || RefreshTokenOf(j.body) == "" {
 		return os.Remove(j.path)
 	}
 	return err

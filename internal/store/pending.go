@@ -226,3 +226,19 @@ func (pf *pendingFile) pick(state, clientID string, now time.Time) (int, error) 
 	}
 	return -1, &NoPendingError{}
 }
+
+// PrunePending removes the pending logins that expired by now, with their
+// verifiers. It writes only when there is something to remove.
+func (s *Store) PrunePending(ctx context.Context, now time.Time) error {
+	pf, err := s.loadPending()
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(pf.Pending, func(p *Pending) bool { return p == nil || !now.Before(p.ExpiresAt) }) {
+		return nil
+	}
+	return s.updatePending(ctx, func(pf *pendingFile) error {
+		pf.Pending = slices.DeleteFunc(pf.Pending, func(p *Pending) bool { return p == nil || !now.Before(p.ExpiresAt) })
+		return nil
+	})
+}

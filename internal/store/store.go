@@ -1,7 +1,11 @@
-// Package store keeps twauth's own record of the tokens it holds: a JSON
-// file, 0600 in a 0700 directory, with one entry per client id, written
-// atomically under a lock file. It is what token, refresh, status and
-// revoke read; the access token in Config.toml is only a copy.
+// Package store keeps twauth's own record of the tokens it holds, one entry
+// per app and X account, and owns the durable sequence of a refresh
+// (Rotate: lock, re-read, recover newest first, reserve the journal, send,
+// journal, save; docs/design.md, "The durable sequence"). Where the entries
+// live is a Backend: the JSON file (0600 in a 0700 directory, written
+// atomically under a lock file) by default, or the OS keyring or etcd. It
+// is what token, refresh, status, revoke and serve read; the access token
+// in Config.toml is only a copy.
 package store
 
 import (
@@ -551,10 +555,11 @@ func filesWithPrefix(dir, prefix string) []string {
 	return out
 }
 
-// refreshTokenOf reads the refresh token from the body of a token answer:
+// RefreshTokenOf reads the refresh token from the raw body of a token answer
+// (a journal):
 // JSON, as X sends, or a form-encoded body (RFC 6749 allows neither, but
 // golang.org/x/oauth2 reads both). An answer cut short gives none.
-func refreshTokenOf(body []byte) string {
+func RefreshTokenOf(body []byte) string {
 	var j struct {
 		RefreshToken string `json:"refresh_token"`
 	}
@@ -626,7 +631,7 @@ func (s *Store) orphans(clientID, current string) []orphan {
 	}
 	for _, p := range s.journals(clientID) {
 		add(p, func(data []byte) *Entry {
-			return &Entry{ClientID: clientID, RefreshToken: refreshTokenOf(journalBody(data))}
+			return &Entry{ClientID: clientID, RefreshToken: RefreshTokenOf(journalBody(data))}
 		})
 	}
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].mod.After(fs[j].mod) })

@@ -2,7 +2,7 @@
 // and of the one API call twauth makes, for tests that must never reach the
 // internet and for the twauth-dev command.
 //
-// The Fake models what X does on the wire (see "Facts about X" in DESIGN.md):
+// The Fake models what X does on the wire (see "Facts about X" in docs/design.md):
 // redirect URIs matched exactly, 30-second single-use authorization codes,
 // PKCE (RFC 7636) with S256 or plain, HTTP Basic required of confidential
 // clients and client_id in the body for public ones, refresh tokens that
