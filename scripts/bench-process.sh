@@ -9,7 +9,7 @@
 # stored token) and `twauth refresh` beside a 200-byte and a 1 MB
 # Config.toml; the token fast path against `cat` of the store, a hello-world
 # Go binary, the same importing net/http, and the default (cgo) `go build`
-# of twauth; peak RSS; binary sizes. RUNS sets hyperfine's runs per command
+# and a static build without -s -w of twauth; peak RSS; binary sizes. RUNS sets hyperfine's runs per command
 # (default 200), ROUNDS how many times each comparison is repeated, the
 # order of its commands reversed every other round (default 2). XURL adds
 # `xurl token` (X's own CLI, github.com/xdevplatform/xurl) reading a token
@@ -70,13 +70,14 @@ for p in hello:'"os"' nethttp:'"os"; _ "net/http"'; do
 	(cd "$work/${p%%:*}" && go mod init floor >/dev/null 2>&1 && CGO_ENABLED=0 go build -o floor .)
 done
 
-# The default `go build` (cgo, linked to libc) beside `make build`'s static
-# binary, when run from the repository.
+# The default `go build` (cgo, linked to libc) and a static build with the
+# symbol table (no -s -w) beside `make build`'s binary, when run from the
+# repository.
 cgo_cmds=()
 if [ -f go.mod ] && [ -d cmd/twauth ]; then
 	go build -o "$work/cgo/twauth" ./cmd/twauth
 	CGO_ENABLED=0 go build -trimpath -o "$work/static/twauth" ./cmd/twauth
-	cgo_cmds=("$work/cgo/twauth token ${tw_small[*]}")
+	cgo_cmds=("$work/cgo/twauth token ${tw_small[*]}" "$work/static/twauth token ${tw_small[*]}")
 fi
 
 echo "== machine: $(nproc) CPUs,$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), $(uname -sr)"
