@@ -8,14 +8,16 @@
 # It measures, each comparison in one hyperfine run: `twauth token` (valid
 # stored token) and `twauth refresh` beside a 200-byte and a 1 MB
 # Config.toml; the token fast path against `cat` of the store, a hello-world
-# Go binary, the same importing net/http, and the default (cgo) `go build`
-# and a static build without -s -w of twauth; peak RSS; binary sizes. RUNS sets hyperfine's runs per command
-# (default 200), ROUNDS how many times each comparison is repeated, the
-# order of its commands reversed every other round (default 2). XURL adds
-# `xurl token` (X's own CLI, github.com/xdevplatform/xurl) reading a token
-# seeded in a temporary HOME; OTHER="/a/twauth …" adds other builds of
-# twauth (an earlier commit, say), on the same store.
-# Needs hyperfine, GNU time (/usr/bin/time), python3 and go.
+# Go binary, the same importing net/http, and two other builds of twauth
+# (the default cgo `go build`, and a static one without -s -w); peak RSS;
+# binary sizes.
+#
+# RUNS sets hyperfine's runs per command (default 200), ROUNDS how many
+# times each comparison is repeated, the order of its commands reversed
+# every other round (default 2). XURL adds `xurl token` (X's own CLI,
+# github.com/xdevplatform/xurl) reading a token seeded in a temporary HOME;
+# OTHER="/a/twauth …" adds other builds of twauth (an earlier commit, say),
+# on the same store. Needs hyperfine, GNU time (/usr/bin/time), python3, go.
 set -euo pipefail
 umask 077
 
