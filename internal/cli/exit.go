@@ -136,6 +136,8 @@ func classify(err error, ctx context.Context) (int, string) {
 		return code, "once it can be written, run twauth login again (no refresh token was issued)"
 	case errors.As(err, &saveE) && (errors.As(err, &eLease) || errors.As(err, &eConflict)):
 		return ExitFailure, "X's answer is kept in etcd's journal: run twauth refresh to recover it"
+	case errors.As(err, &saveE) && saveE.Journal != "":
+		return ExitFailure, "X's answer is kept in " + saveE.Journal + ": free some space (or fix what failed) and run twauth refresh, which recovers it"
 	case errors.As(err, &saveE):
 		return ExitFailure, "unless it reached Config.toml or --json output, run twauth login"
 	case errors.As(err, &conflict):

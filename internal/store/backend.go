@@ -138,6 +138,9 @@ func (j *journal) Fill(body []byte) error {
 	return j.f.Truncate(int64(len(body)))
 }
 
+// Where is the journal's file.
+func (j *journal) Where() string { return j.path }
+
 func (j *journal) Close(keep bool) error {
 	err := j.f.Close()
 	if !keep || RefreshTokenOf(j.body) == "" {

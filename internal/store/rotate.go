@@ -58,6 +58,9 @@ type Rotated struct {
 type SaveError struct {
 	Path string
 	Err  error
+	// Journal names where the server's answer is kept (a journal file or
+	// key) when the refresh journalled it: the next refresh recovers it.
+	Journal string
 }
 
 func (e *SaveError) Error() string {
@@ -148,13 +151,13 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (Rotated, error) {
 		if i == maxAttempts {
 			break
 		}
-		g, err := s.refreshJournalled(ctx, b, r, c.token)
+		g, journalled, err := s.refreshJournalled(ctx, b, r, c.token)
 		if err == nil {
 			e := r.Entry(g, old)
 			f.Clients[r.Key] = e
 			out := Rotated{Entry: e, Refreshed: true, RecoveredFrom: c.from}
 			if err := b.Save(ctx, f); err != nil {
-				return out, &SaveError{Path: b.Where(), Err: err}
+				return out, &SaveError{Path: b.Where(), Err: err, Journal: journalled}
 			}
 			// The store holds the new pair: the journals of this client
 			// are stale copies of secrets now.
@@ -174,10 +177,10 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (Rotated, error) {
 
 // refreshJournalled reserves a journal, sends one refresh, and keeps the
 // journal only while it may hold a refresh token.
-func (s *Store) refreshJournalled(ctx context.Context, b Backend, r Rotation, token string) (Grant, error) {
+func (s *Store) refreshJournalled(ctx context.Context, b Backend, r Rotation, token string) (Grant, string, error) {
 	j, err := b.Reserve(ctx, r.Key)
 	if err != nil {
-		return Grant{}, err
+		return Grant{}, "", err
 	}
 	wrote := false
 	g, err := r.Refresh(ctx, token, func(body []byte) {
@@ -186,7 +189,19 @@ func (s *Store) refreshJournalled(ctx context.Context, b Backend, r Rotation, to
 	// A failed refresh whose answer held a token keeps its journal; so
 	// does a success until the save (ClearJournals removes it then).
 	_ = j.Close(err == nil || wrote)
-	return g, err
+	where := ""
+	if wrote {
+		where = journalWhere(j, b)
+	}
+	return g, where, err
+}
+
+// journalWhere names a journal for a message: its file, else the backend.
+func journalWhere(j Journal, b Backend) string {
+	if f, ok := j.(interface{ Where() string }); ok {
+		return f.Where()
+	}
+	return "a journal of " + b.Where()
 }
 
 // modTime is the store file's modification time; zero when it is missing.
