@@ -17,7 +17,10 @@
 # every other round (default 2). XURL adds `xurl token` (X's own CLI,
 # github.com/xdevplatform/xurl) reading a token seeded in a temporary HOME;
 # OTHER="/a/twauth …" adds other builds of twauth (an earlier commit, say),
-# on the same store. Needs hyperfine, GNU time (/usr/bin/time), python3, go.
+# on the same store. ETCD=/path/to/etcd (Debian's etcd-server) starts a
+# single etcd on loopback and adds `twauth token` and `twauth refresh` with
+# the store in etcd beside the same with the store in a file. Needs
+# hyperfine, GNU time (/usr/bin/time), python3, go.
 set -euo pipefail
 umask 077
 
@@ -27,7 +30,8 @@ rounds=${ROUNDS:-2}
 read -r -a xurls <<<"${XURL:-}"
 read -r -a others <<<"${OTHER:-}"
 work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+server='' etcd=''
+trap 'for p in $server $etcd; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 
 "$bin/twauth-dev" serve --addr 127.0.0.1:0 --redirect-uri http://127.0.0.1:8765/callback --quiet \
 	--ready-file "$work/ready" >"$work/endpoints" 2>"$work/server.log" &
@@ -116,7 +120,11 @@ compare() {
 			for ((i = ${#cmds[@]} - 1; i >= 0; i--)); do order+=("${cmds[i]}"); done
 		fi
 		echo "== $label, round $round of $rounds; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-		hyperfine -N --warmup 20 --runs "$runs" --style none --export-json "$work/h.json" "${order[@]}" >/dev/null
+		# hyperfine's warnings (outliers, a slow first run) go to a file: on
+		# a shared machine every round has them, and the medians are what
+		# is compared.
+		hyperfine -N --warmup 20 --runs "$runs" --style none --export-json "$work/h.json" "${order[@]}" \
+			>/dev/null 2>"$work/h.err" || { cat "$work/h.err" >&2; return 1; }
 		python3 "$work/summary.py" "$work/h.json" "$work" "$refs" "${cmds[@]}"
 	done
 	echo "   (n = $runs per command and round)"
@@ -167,6 +175,33 @@ else
 		"$cat_store" "$work/hello/floor" "$work/nethttp/floor" "$bin/twauth token ${tw_small[*]}" "${other_cmds[@]}"
 fi
 
+if [ -n "${ETCD:-}" ]; then
+	# One etcd member on two free loopback ports, its data in $work.
+	read -r cport pport < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))')
+	"$ETCD" --name bench --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:$cport" \
+		--advertise-client-urls "http://127.0.0.1:$cport" --listen-peer-urls "http://127.0.0.1:$pport" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$pport" --initial-cluster "bench=http://127.0.0.1:$pport" \
+		>"$work/etcd.log" 2>&1 &
+	etcd=$!
+	for _ in $(seq 100); do
+		python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$cport/health', timeout=1)" 2>/dev/null && break
+		sleep 0.1
+	done
+	mkdir "$work/etcdw"
+	gen_config 200 >"$work/etcdw/Config.toml"
+	tw_etcd=(--config "$work/etcdw/Config.toml" --store "etcd://127.0.0.1:$cport/twauth-bench")
+	"$bin/twauth" login "${tw_etcd[@]}" --browser "$bin/twauth-dev browse" 2>/dev/null ||
+		{ cat "$work/etcd.log"; echo "bench: login with the store in etcd failed" >&2; exit 1; }
+	echo "== etcd: $("$ETCD" --version | head -n1), one member on 127.0.0.1:$cport"
+	compare "the store in etcd against a file (200 B Config.toml)" 1,3 \
+		"$cat_store" "$bin/twauth token ${tw_small[*]}" "$bin/twauth token ${tw_etcd[*]}" \
+		"$bin/twauth refresh ${tw_small[*]}" "$bin/twauth refresh ${tw_etcd[*]}"
+fi
+
 echo "== peak RSS (GNU time -v, maximum resident set size), median of 11"
 rss() {
 	local label=$1
@@ -180,6 +215,9 @@ rss "twauth token (1 MB)" "$bin/twauth" token "${tw_big[@]}"
 rss "twauth refresh (200 B)" "$bin/twauth" refresh "${tw_small[@]}"
 rss "twauth refresh (1 MB)" "$bin/twauth" refresh "${tw_big[@]}"
 for x in "${xurls[@]}"; do HOME="$work/home" rss "xurl token ($(basename "$x"))" "$x" token; done
+if [ -n "$etcd" ]; then
+	rss "twauth token (etcd store)" "$bin/twauth" token "${tw_etcd[@]}"
+fi
 rss "hello + net/http" "$work/nethttp/floor"
 
 echo "== binary size"
