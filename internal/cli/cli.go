@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -80,7 +81,34 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	if f, ok := stderr.(*os.File); ok {
 		interactive = term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb"
 	}
+	tuneGC(args)
 	return Run(ctx, Deps{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: takeSecretEnv(), Interactive: interactive}, args)
+}
+
+// shortLivedHeap is the heap a short-lived command may reach before the
+// collector runs.
+const shortLivedHeap = 128 << 20
+
+// tuneGC runs a short-lived command (every command but serve) with the
+// collector off below shortLivedHeap: a refresh of a 1 MB Config.toml
+// spends a third of its time in three collections of garbage the process
+// is about to drop at exit (BENCHMARKS.md: 1 MB refresh 4.36× → 3.96× a
+// 200-byte one; issue 12 holds it to 4×). A GOGC or GOMEMLIMIT the user
+// set wins.
+func tuneGC(args []string) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			if a == "serve" {
+				return
+			}
+			break
+		}
+	}
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(shortLivedHeap)
 }
 
 // secretEnv are the variables that hold secrets: twauth reads them, then
