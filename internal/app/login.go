@@ -354,7 +354,7 @@ func (a *Runner) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry,
 	// under the app's key with no account: saved before anything else can
 	// fail (docs/design.md, "The durable sequence").
 	key := entry.Key()
-	err := a.st.Update(ctx, func(f *store.File) error {
+	err := a.st.UpdateClearing(ctx, func(f *store.File) ([]string, error) {
 		// The entry this login most likely replaces (the resolution's
 		// guess) lends its record of Config.toml keys; it is replaced for
 		// good once X names the account.
@@ -366,6 +366,10 @@ func (a *Runner) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry,
 			prev.UserID = "@" + prev.Username
 			f.Clients[prev.Key()] = prev
 			delete(f.Clients, key)
+			// Its journals follow it: they may hold its chain's successor.
+			if err := a.st.RenameJournals(key, prev.Key()); err != nil {
+				return nil, err
+			}
 		}
 		var oldKeys *store.ConfigKeys
 		if old != nil {
@@ -381,9 +385,6 @@ func (a *Runner) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry,
 			// The program's credentials for twauth serve outlive a login.
 			entry.Serve = replaced.Serve
 		}
-		// Journals of the old chain's refreshes hold secrets a new
-		// login supersedes.
-		a.st.ClearJournals(ctx, key)
 		left = nil
 		for _, k := range entry.Earlier {
 			if replaced != nil && !slices.Contains(replaced.Earlier, k) {
@@ -391,7 +392,12 @@ func (a *Runner) saveLogin(ctx context.Context, tok *oauth.Token) (*store.Entry,
 			}
 		}
 		f.Clients[key] = entry
-		return nil
+		// Journals of the replaced chain's refreshes hold secrets this
+		// login supersedes: they go once the save has succeeded.
+		if replaced != nil {
+			return []string{key}, nil
+		}
+		return nil, nil
 	})
 	if err != nil {
 		return nil, &store.SaveError{Path: a.st.Where(), Err: err}
@@ -431,11 +437,12 @@ func (a *Runner) lookupUser(ctx context.Context, e *store.Entry) {
 	// login, and leaves the app's other accounts alone.
 	provisional := e.Key()
 	var left []store.EarlierKey
-	err = a.st.Update(ctx, func(f *store.File) error {
+	err = a.st.UpdateClearing(ctx, func(f *store.File) ([]string, error) {
 		cur := f.Clients[provisional]
 		if cur == nil || cur.AccessToken != e.AccessToken {
-			return nil
+			return nil, nil
 		}
+		var clear []string
 		cur.UserID, cur.Username = u.ID, u.Username
 		left = nil
 		for k, o := range f.Clients {
@@ -457,13 +464,18 @@ func (a *Runner) lookupUser(ctx context.Context, e *store.Entry) {
 					cur.Serve = o.Serve
 				}
 				delete(f.Clients, k)
-				a.st.ClearJournals(ctx, k)
+				clear = append(clear, k)
 			}
 		}
 		delete(f.Clients, provisional)
 		f.Clients[cur.Key()] = cur
+		// A refresh another process made meanwhile journalled under the
+		// provisional key: its journals follow the entry.
+		if err := a.st.RenameJournals(provisional, cur.Key()); err != nil {
+			return nil, err
+		}
 		*e = *cur
-		return nil
+		return clear, nil
 	})
 	if err != nil {
 		a.say("twauth: could not record the account @%s in the store (%v); the login is saved.", u.Username, err)

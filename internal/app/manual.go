@@ -14,6 +14,7 @@ import (
 	"github.com/twauth/twauth/internal/loopback"
 	"github.com/twauth/twauth/internal/oauth"
 	"github.com/twauth/twauth/internal/pkce"
+	"github.com/twauth/twauth/internal/termtext"
 )
 
 // MaxPasted bounds a pasted redirect URL or code.
@@ -24,6 +25,8 @@ type pasted struct {
 	Code     string
 	State    string
 	HasState bool // false for a bare code: the state cannot be checked
+	// Iss is the iss parameter, when the server sent one (RFC 9207).
+	Iss string
 }
 
 // parsePasted reads a redirect URL, its query string, or a bare code. An
@@ -71,7 +74,7 @@ func parsePasted(in string) (pasted, error) {
 		return pasted{}, usagef("the pasted URL has no code parameter: paste the URL the browser was sent to after you approved (it starts with the redirect URI), not the authorization URL")
 	}
 	_, hasState := q["state"]
-	return pasted{Code: q.Get("code"), State: q.Get("state"), HasState: hasState}, nil
+	return pasted{Code: q.Get("code"), State: q.Get("state"), HasState: hasState, Iss: q.Get("iss")}, nil
 }
 
 // loginManual is `login --manual`: no listener; the user pastes the
@@ -103,6 +106,11 @@ func (a *Runner) loginManual(ctx context.Context, o LoginOptions, pair pkce.Pair
 	if err := a.checkPastedState(p, state); err != nil {
 		return nil, err
 	}
+	// RFC 9207, as the listener checks it: an iss that is not the issuer
+	// given is refused; none is accepted (X sends none).
+	if o.Issuer != "" && p.Iss != "" && p.Iss != o.Issuer {
+		return nil, &IssuerError{Got: p.Iss, Want: o.Issuer}
+	}
 	return a.exchangeAndSave(ctx, p.Code, pair.Verifier, redirect)
 }
 
@@ -115,6 +123,14 @@ func (a *Runner) checkPastedState(p pasted, state string) error {
 		return &StateError{}
 	}
 	return nil
+}
+
+// IssuerError is a pasted redirect from another authorization server than
+// the one given (RFC 9207 mix-up protection).
+type IssuerError struct{ Got, Want string }
+
+func (e *IssuerError) Error() string {
+	return fmt.Sprintf("the pasted redirect's issuer %q is not %q (RFC 9207 mix-up protection): the code was not sent", termtext.Clip(e.Got, 200), e.Want)
 }
 
 // StateError is a pasted redirect whose state is not this login's.

@@ -144,14 +144,26 @@ func (a *Runner) Revoke(ctx context.Context) (*Revoked, error) {
 			removedEarlier[path] = gone
 		}
 	}
-	if err := a.st.Update(ctx, func(f *store.File) error {
+	if err := a.st.UpdateClearing(ctx, func(f *store.File) ([]string, error) {
+		if cur := f.Clients[key]; cur != nil && cur.RefreshToken != e.RefreshToken {
+			// Refreshed meanwhile (serve, a cron job): its new chain was
+			// not revoked, so it stays.
+			return nil, &RefreshedMeanwhileError{ClientID: id}
+		}
 		delete(f.Clients, key)
-		a.st.ClearJournals(ctx, key)
-		return nil
+		return []string{key}, nil
 	}); err != nil {
 		return nil, err
 	}
 	return &Revoked{ClientID: id, Account: e.Account(), Notes: notes, ConfigPath: keys.Path, Removed: removed, Blanked: blanked, Kept: kept, RemovedEarlier: removedEarlier, StorePath: a.st.Where()}, nil
+}
+
+// RefreshedMeanwhileError: the chain was refreshed while revoke ran, so
+// the store holds a refresh token revoke did not revoke.
+type RefreshedMeanwhileError struct{ ClientID string }
+
+func (e *RefreshedMeanwhileError) Error() string {
+	return "the token of client id " + e.ClientID + " was refreshed while it was being revoked: the new one is still live and stays in the store"
 }
 
 // RevokeStoppedError: a token could not be revoked at X, so nothing local

@@ -114,12 +114,16 @@ func classify(err error, ctx context.Context) (int, string) {
 		endpoint  *oauth.EndpointError
 		listen    *loopback.ListenError
 		stopped   *app.RevokeStoppedError
+		meanwhile *app.RefreshedMeanwhileError
+		issE      *app.IssuerError
 	)
 	switch {
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		return ExitInterrupted, ""
 	case errors.As(err, &cobraE):
 		return ExitUsage, ""
+	case errors.As(err, &meanwhile):
+		return ExitFailure, "run twauth revoke again (stop twauth serve or the job that refreshes it first)"
 	case errors.As(err, &stopped):
 		code := codeOf(stopped.Err, ctx)
 		return code, "run twauth revoke again"
@@ -198,6 +202,8 @@ func classify(err error, ctx context.Context) (int, string) {
 		return ExitUsage, "move it aside (its refresh tokens may still be copied out by hand) and run twauth login"
 	case errors.As(err, &noDefault):
 		return ExitUsage, "pass --store"
+	case errors.As(err, &issE):
+		return ExitAuth, "run twauth login --manual again, and approve on the server --issuer names"
 	case errors.As(err, &stateE):
 		return ExitAuth, "run twauth login --manual again and paste the redirect of that login"
 	case errors.As(err, &timeout):

@@ -357,8 +357,10 @@ func (j *journal) Close(keep bool) error {
 
 // Leftovers lists, newest first, the refresh tokens other than current in
 // the journals of clientID: answers of X that a killed holder (on any
-// machine) journalled but did not save. A journal written after the
-// store's last write is Newer. Store and journals are read in one request.
+// machine) journalled but did not save. Every journal is Newer: the save
+// of its answer removes it, so one that is still there holds an answer
+// that was never saved (the store key's revision would not tell: a save
+// of another app or account moves it too).
 // When they cannot be read, the list is empty and, under the lock, the
 // next Reserve fails (store.Backend's Leftovers returns no error).
 func (b *Backend) Leftovers(ctx context.Context, clientID, current string) []store.Leftover {
@@ -367,7 +369,6 @@ func (b *Backend) Leftovers(ctx context.Context, clientID, current string) []sto
 	dir := b.journalDir(clientID)
 	var resp txnResponse
 	err := b.cli.call(rctx, "/v3/kv/txn", txnRequest{Success: []requestOp{
-		{Range: &rangeRequest{Key: []byte(b.storeKey()), KeysOnly: true}},
 		{Range: &rangeRequest{Key: []byte(dir), RangeEnd: prefixEnd(dir)}},
 	}}, &resp, true)
 	if err != nil {
@@ -379,16 +380,12 @@ func (b *Backend) Leftovers(ctx context.Context, clientID, current string) []sto
 		b.mu.Unlock()
 		return nil
 	}
-	var storeRev int64
-	if kvs := resp.kvs(0); len(kvs) > 0 {
-		storeRev = kvs[0].ModRevision
-	}
-	kvs := resp.kvs(1)
+	kvs := resp.kvs(0)
 	sort.SliceStable(kvs, func(i, j int) bool { return kvs[i].ModRevision > kvs[j].ModRevision })
 	var out []store.Leftover
 	for _, kv := range kvs {
 		if rt := store.RefreshTokenOf(kv.Value); rt != "" && rt != current {
-			out = append(out, store.Leftover{Where: b.keyURL(string(kv.Key)), RefreshToken: rt, Newer: kv.ModRevision > storeRev})
+			out = append(out, store.Leftover{Where: b.keyURL(string(kv.Key)), RefreshToken: rt, Newer: true})
 		}
 	}
 	return out

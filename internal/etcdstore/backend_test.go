@@ -186,14 +186,15 @@ func TestJournalAndLeftovers(t *testing.T) {
 	if !slices.Equal(tokens, []string{"r6", "r2"}) {
 		t.Errorf("Leftovers = %q, want r6 then r2 (newest first, the current one left out)", tokens)
 	}
-	// A save makes them older than the store; another client's journals
+	// A save of the store (another app's or account's) leaves them
+	// Newer: only their own save removes them. Another client's journals
 	// are not this client's.
 	if err := b.Save(ctx, f); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range b.Leftovers(ctx, testClient, "r1") {
-		if l.Newer {
-			t.Errorf("leftover %+v is Newer after a save", l)
+		if !l.Newer {
+			t.Errorf("leftover %+v is not Newer after another save", l)
 		}
 	}
 	if l := b.Leftovers(ctx, "another-client", ""); len(l) != 0 {

@@ -134,7 +134,7 @@ func (b *Backend) Load(ctx context.Context) (*store.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, key := range f.ClientIDs() {
+	for _, key := range f.Keys() {
 		e := f.Clients[key]
 		if hasSecrets(e) {
 			b.seen.set(key, secrets{}, false)
@@ -164,10 +164,10 @@ func (b *Backend) Load(ctx context.Context) (*store.File, error) {
 func (b *Backend) Save(ctx context.Context, f *store.File) error {
 	var before []string
 	if old, err := b.meta.Load(); err == nil {
-		before = old.ClientIDs()
+		before = old.Keys()
 	}
 	meta := &store.File{Version: f.Version, Clients: make(map[string]*store.Entry, len(f.Clients))}
-	for _, key := range f.ClientIDs() {
+	for _, key := range f.Keys() {
 		e := f.Clients[key]
 		if s := (secrets{AccessToken: e.AccessToken, RefreshToken: e.RefreshToken}); hasSecrets(e) && !b.seen.is(key, s) {
 			err := b.set(ctx, key, s)

@@ -296,13 +296,14 @@ func TestJournalsAreTheFileStoresJournals(t *testing.T) {
 	if l := b.Leftovers(ctx, "app-one", "RT2"); len(l) != 0 {
 		t.Errorf("the current token is a leftover: %+v", l)
 	}
-	// A later save makes it older than the store.
+	// A save of another entry does not make it older: only its own save
+	// removes it (docs/design.md, "The durable sequence", step 4).
 	old := time.Now().Add(-time.Hour)
 	if err := os.Chtimes(o[0].Path, old, old); err != nil {
 		t.Fatal(err)
 	}
-	if l := b.Leftovers(ctx, "app-one", "RT-one"); len(l) != 1 || l[0].Newer {
-		t.Errorf("Leftovers of a journal older than the metadata = %+v", l)
+	if l := b.Leftovers(ctx, "app-one", "RT-one"); len(l) != 1 || !l[0].Newer {
+		t.Errorf("Leftovers of a journal older than the metadata file = %+v, want Newer", l)
 	}
 	b.ClearJournals(ctx, "app-one")
 	if o := meta.Orphans("app-one", ""); len(o) != 0 {

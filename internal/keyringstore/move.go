@@ -3,8 +3,6 @@ package keyringstore
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/twauth/twauth/internal/atomicfile"
 	"github.com/twauth/twauth/internal/store"
@@ -56,7 +54,7 @@ func MoveFromFile(ctx context.Context, file *store.Store, b *Backend) (moved []s
 	}
 	t := b.Tolerant()
 	if same {
-		for _, id := range slices.Sorted(maps.Keys(from.Clients)) {
+		for _, id := range from.Keys() {
 			if hasSecrets(from.Clients[id]) {
 				moved = append(moved, id)
 			}
@@ -75,7 +73,7 @@ func MoveFromFile(ctx context.Context, file *store.Store, b *Backend) (moved []s
 		return nil, err
 	}
 	var stay []string
-	for _, id := range slices.Sorted(maps.Keys(from.Clients)) {
+	for _, id := range from.Keys() {
 		e := from.Clients[id]
 		if !hasSecrets(e) {
 			continue

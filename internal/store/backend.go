@@ -88,14 +88,23 @@ func (b fileBackend) Reserve(_ context.Context, clientID string) (Journal, error
 	return b.s.reserveJournal(clientID)
 }
 
-func (b fileBackend) Leftovers(_ context.Context, clientID, current string) []Leftover {
-	storeTime := b.s.modTime()
+// Leftovers dates each leftover against the entry's own last save, not
+// the store file's (a save of another app or account would make a live
+// leftover look old): a journal of this entry outlives only an answer that
+// was never saved (the save removes them), so it is newer; a temporary
+// store file is newer when its entry was saved at or after the stored one
+// (UpdatedAt has whole seconds: a tie counts as newer).
+func (b fileBackend) Leftovers(_ context.Context, key, current string) []Leftover {
+	var saved time.Time
+	if f, err := b.s.loadFile(); err == nil {
+		if e := f.Clients[key]; e != nil {
+			saved = e.UpdatedAt
+		}
+	}
 	var out []Leftover
-	for _, o := range b.s.orphans(clientID, current) {
-		// Equal times count as newer: the kernel stamps files with a
-		// coarse clock, and a leftover older than the last save was swept
-		// by it (or holds the current token, and is not listed).
-		out = append(out, Leftover{Where: o.Path, RefreshToken: o.Entry.RefreshToken, Newer: !o.mod.Before(storeTime)})
+	for _, o := range b.s.orphans(key, current) {
+		newer := o.journal || !o.Entry.UpdatedAt.Before(saved)
+		out = append(out, Leftover{Where: o.Path, RefreshToken: o.Entry.RefreshToken, Newer: newer})
 	}
 	return out
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"time"
 )
 
@@ -129,6 +128,10 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (Rotated, error) {
 	if r.Fresh != nil && r.Fresh(old) {
 		return Rotated{Entry: old}, nil
 	}
+	// From here a request may be spent at the server: an interrupt must
+	// not cut the answer off before it is journalled and saved
+	// (docs/design.md, "Signals"). --http-timeout still bounds the request.
+	ctx = context.WithoutCancel(ctx)
 	type candidate struct{ token, from string }
 	var before, after []candidate
 	if r.Seed != "" {
@@ -154,7 +157,12 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (Rotated, error) {
 		g, journalled, err := s.refreshJournalled(ctx, b, r, c.token)
 		if err == nil {
 			e := r.Entry(g, old)
-			f.Clients[r.Key] = e
+			if e.Key() != r.Key {
+				// A seeded refresh for an entry that is gone: the new entry
+				// knows no account yet.
+				delete(f.Clients, r.Key)
+			}
+			f.Clients[e.Key()] = e
 			out := Rotated{Entry: e, Refreshed: true, RecoveredFrom: c.from}
 			if err := b.Save(ctx, f); err != nil {
 				return out, &SaveError{Path: b.Where(), Err: err, Journal: journalled}
@@ -202,15 +210,6 @@ func journalWhere(j Journal, b Backend) string {
 		return f.Where()
 	}
 	return "a journal of " + b.Where()
-}
-
-// modTime is the store file's modification time; zero when it is missing.
-func (s *Store) modTime() time.Time {
-	fi, err := os.Stat(s.Path)
-	if err != nil {
-		return time.Time{}
-	}
-	return fi.ModTime()
 }
 
 // journalBody strips the zero bytes a reserved journal still holds.

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -225,6 +226,11 @@ func (f *File) ClientIDs() []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// Keys returns the keys of every entry, sorted.
+func (f *File) Keys() []string {
+	return slices.Sorted(maps.Keys(f.Clients))
 }
 
 // Accounts returns the entries of clientID, sorted by username then key.
@@ -455,6 +461,14 @@ func (s *Store) saveFile(f *File) error {
 // Update runs fn on the store under its lock and saves the result. fn's
 // error aborts the update with nothing written.
 func (s *Store) Update(ctx context.Context, fn func(f *File) error) error {
+	return s.UpdateClearing(ctx, func(f *File) ([]string, error) { return nil, fn(f) })
+}
+
+// UpdateClearing is Update whose fn also names entries whose journals go
+// once the save has succeeded, still under the lock: journals are removed
+// only when the store holds what supersedes them, and never while another
+// run could be writing one.
+func (s *Store) UpdateClearing(ctx context.Context, fn func(f *File) (clear []string, err error)) error {
 	unlock, err := s.Lock(ctx)
 	if err != nil {
 		return err
@@ -465,10 +479,39 @@ func (s *Store) Update(ctx context.Context, fn func(f *File) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(f); err != nil {
+	clear, err := fn(f)
+	if err != nil {
 		return err
 	}
-	return b.Save(ctx, f)
+	if err := b.Save(ctx, f); err != nil {
+		return err
+	}
+	for _, k := range clear {
+		b.ClearJournals(ctx, k)
+	}
+	return nil
+}
+
+// RenameJournals moves the journals of the file backend's entry oldKey to
+// newKey, when an entry changes key (an account known by name only, moved
+// aside by a login): they must keep following their chain. The caller
+// holds the lock. Backends that keep journals elsewhere never hold entries
+// of that kind.
+func (s *Store) RenameJournals(oldKey, newKey string) error {
+	dir, oldPrefix, err := s.journalPrefix(oldKey)
+	if err != nil {
+		return err
+	}
+	_, newPrefix, err := s.journalPrefix(newKey)
+	if err != nil {
+		return err
+	}
+	for _, p := range s.journals(oldKey) {
+		if err := os.Rename(p, filepath.Join(dir, newPrefix+strings.TrimPrefix(filepath.Base(p), oldPrefix))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LoosePermissions reports whether the file at path can be read or written
@@ -596,10 +639,12 @@ func (s *Store) Orphans(clientID, current string) []Orphan {
 	return out
 }
 
-// orphan is an Orphan with the time its file was last written.
+// orphan is an Orphan with the time its file was last written, and
+// whether it is a journal (else a temporary store file).
 type orphan struct {
 	Orphan
-	mod time.Time
+	mod     time.Time
+	journal bool
 }
 
 func (s *Store) orphans(clientID, current string) []orphan {
@@ -608,7 +653,7 @@ func (s *Store) orphans(clientID, current string) []orphan {
 		return nil
 	}
 	var fs []orphan
-	add := func(p string, read func(data []byte) *Entry) {
+	add := func(p string, journal bool, read func(data []byte) *Entry) {
 		info, err := os.Lstat(p)
 		if err != nil || !info.Mode().IsRegular() || info.Size() > maxOrphanSize || !ownedPrivate(info) {
 			return
@@ -618,11 +663,11 @@ func (s *Store) orphans(clientID, current string) []orphan {
 			return
 		}
 		if e := read(data); e != nil && e.RefreshToken != "" && e.RefreshToken != current {
-			fs = append(fs, orphan{Orphan{Path: p, Entry: e}, info.ModTime()})
+			fs = append(fs, orphan{Orphan{Path: p, Entry: e}, info.ModTime(), journal})
 		}
 	}
 	for _, p := range filesWithPrefix(filepath.Dir(target), "."+filepath.Base(target)+".tmp-") {
-		add(p, func(data []byte) *Entry {
+		add(p, false, func(data []byte) *Entry {
 			if f, err := Decode(data); err == nil {
 				return f.Clients[clientID]
 			}
@@ -630,7 +675,7 @@ func (s *Store) orphans(clientID, current string) []orphan {
 		})
 	}
 	for _, p := range s.journals(clientID) {
-		add(p, func(data []byte) *Entry {
+		add(p, true, func(data []byte) *Entry {
 			return &Entry{ClientID: clientID, RefreshToken: RefreshTokenOf(journalBody(data))}
 		})
 	}
