@@ -25,7 +25,7 @@ func (a *Runner) Revoke(ctx context.Context) (*Revoked, error) {
 	key := a.t.Key
 	e := f.Clients[key]
 	if e == nil {
-		return nil, &NothingStoredError{ClientID: id, StorePath: a.st.Where()}
+		return nil, &NothingStoredError{ClientID: id, StorePath: a.st.Where(), Revoking: true}
 	}
 	if err := a.needSecret(); err != nil {
 		return nil, err

@@ -18,7 +18,11 @@ type Status struct {
 }
 
 // NothingStoredError: the store holds nothing for the app.
-type NothingStoredError struct{ ClientID, StorePath string }
+type NothingStoredError struct {
+	ClientID, StorePath string
+	// Revoking says the command was revoke: there is nothing to revoke.
+	Revoking bool
+}
 
 func (e *NothingStoredError) Error() string {
 	return fmt.Sprintf("nothing is stored for client id %s in %s", e.ClientID, e.StorePath)

@@ -129,7 +129,7 @@ func classify(err error, ctx context.Context) (int, string) {
 		return code, "run twauth revoke again"
 	case errors.As(err, &seed):
 		return ExitLoginNeeded, "the refresh token from --refresh-token or TWAUTH_REFRESH_TOKEN was already used (X rotates it on every refresh: save the refresh_token that every twauth refresh --json prints, as the README's CI recipe does), revoked, or is another app's." +
-			" Seed a new one: twauth login where a browser can open, then twauth refresh --json | jq -r .refresh_token"
+			" Seed a new one: twauth login where a browser can open, then twauth refresh --json | jq -jr .refresh_token"
 	case errors.As(err, &notWrit):
 		// The tokens are safe in the store; the code is the cause's (an
 		// invalid Config.toml is a configuration error, a lock a failure).
@@ -146,8 +146,10 @@ func classify(err error, ctx context.Context) (int, string) {
 		return ExitFailure, "unless it reached Config.toml or --json output, run twauth login"
 	case errors.As(err, &conflict):
 		return ExitUsage, "pass --config with the Config.toml of " + conflict.ClientID + ", or --client-id " + conflict.ConfigClientID + " to act for the file's app"
-	case errors.As(err, &eURL), errors.As(err, &eConfig):
-		return ExitUsage, "the form is --store etcd://HOST:PORT[,HOST:PORT…]/PREFIX; TLS and credentials come from ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY, ETCDCTL_USER, ETCDCTL_PASSWORD"
+	case errors.As(err, &eURL):
+		return ExitUsage, ""
+	case errors.As(err, &eConfig):
+		return ExitUsage, "TLS and credentials come from ETCDCTL_CACERT, ETCDCTL_CERT, ETCDCTL_KEY, ETCDCTL_USER, ETCDCTL_PASSWORD (or TWAUTH_ETCD_*)"
 	case errors.As(err, &eAuth):
 		return ExitUsage, "check ETCDCTL_USER / ETCDCTL_PASSWORD (or TWAUTH_ETCD_*) and the user's role on the prefix"
 	case errors.As(err, &eUnreach), errors.As(err, &eQuorum):
@@ -171,7 +173,7 @@ func classify(err error, ctx context.Context) (int, string) {
 	case errors.As(err, &notConf):
 		return ExitUsage, "run twauth serve --configure in the program's directory first"
 	case errors.As(err, &sListen):
-		return ExitUsage, "serve listens on loopback only: pass --listen 127.0.0.1:PORT"
+		return ExitUsage, ""
 	case errors.As(err, &account):
 		return ExitUsage, "pick one with --account @name or TWAUTH_ACCOUNT"
 	case errors.As(err, &clash):
@@ -184,6 +186,8 @@ func classify(err error, ctx context.Context) (int, string) {
 			return ExitLoginNeeded, "run twauth login"
 		}
 		return ExitUsage, "pass --client-id, set TWAUTH_CLIENT_ID, or add " + noClient.ClientIDKey + " to " + noClient.ConfigPath + " (the OAuth 2.0 Client ID from the X developer portal, Keys and tokens)"
+	case errors.As(err, &secret) && secret.Note != "":
+		return ExitUsage, "set TWAUTH_CLIENT_SECRET, or name the app in " + secret.ConfigPath + " (clientId = \"" + secret.ClientID + "\") so that its " + secret.SecretKey + " goes with it"
 	case errors.As(err, &secret):
 		return ExitUsage, "set TWAUTH_CLIENT_SECRET or " + secret.SecretKey + " in " + secret.ConfigPath
 	case errors.As(err, &urlMis):
@@ -221,8 +225,10 @@ func classify(err error, ctx context.Context) (int, string) {
 			return ExitLoginNeeded, "log in with the offline.access scope to get one: run twauth login"
 		}
 		return ExitLoginNeeded, "run twauth login"
-	case errors.As(err, &nothing):
+	case errors.As(err, &nothing) && nothing.Revoking:
 		return ExitLoginNeeded, "there is nothing to revoke (already revoked, or logged in with another --store)"
+	case errors.As(err, &nothing):
+		return ExitLoginNeeded, "run twauth login (or pass the --store it used)"
 	case errors.As(err, &expired):
 		return ExitLoginNeeded, "run twauth token or twauth refresh to renew it, or run twauth login"
 	case errors.As(err, &lost), errors.As(err, &server), errors.As(err, &api), errors.As(err, &netE),
@@ -335,6 +341,7 @@ func exitAndHint(err error) (code int, msg string) {
 		if ne.TimedOut() {
 			msg += httpTimeout
 		}
+		msg += ": try again when X is reachable"
 	case errors.As(err, &ln):
 		code, msg = 4, msg+": run twauth login"
 	case errors.As(err, &ee):
@@ -353,6 +360,7 @@ func exitAndHint(err error) (code int, msg string) {
 		code = 2 // new: --listen
 	case errors.As(err, &az):
 		code = 3
+		msg += ": run twauth login again"
 	default: // *oauth.ResponseError and the rest
 		code = 1
 	}

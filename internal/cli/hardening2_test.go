@@ -163,3 +163,24 @@ func TestVersionFlag(t *testing.T) {
 		t.Errorf("--version: exit %d %q; version: %q", a.code, a.stdout, b.stdout)
 	}
 }
+
+// TestKeyringLoginWithoutKeyringSpendsNothing: `login --store keyring:`
+// where no keyring answers (no D-Bus session) is exit 2 before the browser
+// opens: a code spent for tokens that could not be saved would be lost.
+func TestKeyringLoginWithoutKeyringSpendsNothing(t *testing.T) {
+	w := newWorld(t)
+	w.writeConfig("clientId = \"" + publicID + "\"\n")
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+	var stdout, stderr bytes.Buffer
+	opened := false
+	code := cli.Run(t.Context(), cli.Deps{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return w.env[k] }, Now: w.clock.Now,
+		Open: func(context.Context, string) error { opened = true; return nil }, GOOS: "linux"},
+		[]string{"login", "--store", "keyring:", "--config", w.cfg, "--redirect-uri", w.redirect,
+			"--auth-url", w.srv.AuthURL(), "--token-url", w.srv.TokenURL(), "--api-url", w.srv.APIURL()})
+	if code != 2 || opened || !strings.Contains(stderr.String(), "--store PATH") {
+		t.Fatalf("exit %d, browser opened %v\n%s", code, opened, stderr.String())
+	}
+	if n := len(w.tokenRequests()); n != 0 {
+		t.Errorf("%d token requests", n)
+	}
+}

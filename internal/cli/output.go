@@ -76,14 +76,14 @@ type ResolvedJSON struct {
 	RefreshTokenKey resolve.Setting `json:"refresh_token_key"`
 	TokenURL        resolve.Setting `json:"token_url"`
 	Store           string          `json:"store"`
-	SecretNote      string          `json:"secret_note,omitempty"`
-	Conflict        string          `json:"conflict,omitempty"`
+	SecretNote      string          `json:"secret_note"`
+	Conflict        string          `json:"conflict"`
 }
 
 // SecretJSON says whether a secret is set, never what it is.
 type SecretJSON struct {
 	Set  bool   `json:"set"`
-	From string `json:"from,omitempty"`
+	From string `json:"from"`
 }
 
 func resolvedJSON(t *resolve.Target) ResolvedJSON {
@@ -113,9 +113,9 @@ type RevokeJSON struct {
 	Revoked            bool                `json:"revoked"`
 	Config             string              `json:"config"`
 	RemovedKeys        []string            `json:"removed_keys"`
-	BlankedKeys        []string            `json:"blanked_keys,omitempty"`
-	KeptKeys           []string            `json:"kept_keys,omitempty"`
-	RemovedEarlierKeys map[string][]string `json:"removed_earlier_keys,omitempty"`
+	BlankedKeys        []string            `json:"blanked_keys"`
+	KeptKeys           []string            `json:"kept_keys"`
+	RemovedEarlierKeys map[string][]string `json:"removed_earlier_keys"`
 	Store              string              `json:"store"`
 }
 

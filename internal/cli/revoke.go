@@ -51,7 +51,7 @@ func revokeRun(ctx context.Context, o *RevokeOptions) error {
 		return err
 	}
 	if f.Global.JSON {
-		return printJSON(f.Stdout, RevokeJSON{ClientID: res.ClientID, Revoked: true, Config: res.ConfigPath, RemovedKeys: nonNil(res.Removed), BlankedKeys: res.Blanked, KeptKeys: res.Kept, RemovedEarlierKeys: res.RemovedEarlier, Store: res.StorePath})
+		return printJSON(f.Stdout, RevokeJSON{ClientID: res.ClientID, Revoked: true, Config: res.ConfigPath, RemovedKeys: nonNil(res.Removed), BlankedKeys: nonNil(res.Blanked), KeptKeys: nonNil(res.Kept), RemovedEarlierKeys: nonNilMap(res.RemovedEarlier), Store: res.StorePath})
 	}
 	f.say("Revoked at X: %s.", joinAnd(res.Notes))
 	if len(res.Removed) > 0 {
@@ -97,4 +97,11 @@ func joinAnd(s []string) string {
 		out += ", " + x
 	}
 	return out + " and " + s[len(s)-1]
+}
+
+func nonNilMap(m map[string][]string) map[string][]string {
+	if m == nil {
+		return map[string][]string{}
+	}
+	return m
 }

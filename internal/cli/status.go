@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/twauth/twauth/internal/app"
+	"github.com/twauth/twauth/internal/oauth"
 	"github.com/twauth/twauth/internal/resolve"
 	"github.com/twauth/twauth/internal/store"
 )
@@ -129,9 +131,13 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 		row("Refresh token", "none: log in again when the access token expires")
 	}
 	if s.Verified != nil {
-		if *s.Verified {
+		var ne *oauth.NetworkError
+		switch {
+		case *s.Verified:
 			row("Verified", "yes: X accepts the access token (GET /2/users/me)")
-		} else {
+		case errors.As(verifyErr, &ne):
+			row("Verified", "unknown: X could not be reached")
+		default:
 			row("Verified", "no")
 		}
 	}
@@ -150,6 +156,8 @@ func statusRun(ctx context.Context, o *StatusOptions) error {
 	switch {
 	case t.ClientSecret.Value != "":
 		row("  secret", "set ("+origin(t.ClientSecret.From)+")")
+	case e.Confidential:
+		row("  secret", "none, but the app logged in as a confidential client: a refresh needs TWAUTH_CLIENT_SECRET or clientSecret")
 	default:
 		row("  secret", "none: a public client")
 	}

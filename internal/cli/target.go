@@ -61,8 +61,9 @@ func (f *Factory) openStoreFor(login bool) (*store.Store, error) {
 		return f.openEtcd(arg)
 	}
 	service, keyring := "", false
-	if svc, ok := strings.CutPrefix(arg, "keyring:"); ok || arg == "keyring" {
-		service, keyring, arg = svc, true, ""
+	if arg == "keyring" || strings.HasPrefix(arg, "keyring:") {
+		// keyring, keyring: and keyring:SERVICE (default: twauth).
+		service, keyring, arg = strings.TrimPrefix(strings.TrimPrefix(arg, "keyring"), ":"), true, ""
 	}
 	path := arg
 	if path == "" {
@@ -92,6 +93,13 @@ func (f *Factory) openStoreFor(login bool) (*store.Store, error) {
 		return &st
 	}
 	switch {
+	case keyring && login:
+		// Checked before anything is sent: a login whose tokens could not
+		// be saved would spend the code for nothing.
+		if err := keyringstore.Available(); err != nil {
+			return nil, err
+		}
+		return inKeyring(service), nil
 	case keyring:
 		return inKeyring(service), nil
 	case arg != "":

@@ -138,7 +138,7 @@ func TestReusedRefreshTokenIsLoginNeeded(t *testing.T) {
 	if r.code != 4 {
 		t.Fatalf("exit %d, want 4\n%s", r.code, r.stderr)
 	}
-	for _, s := range []string{"--refresh-token or TWAUTH_REFRESH_TOKEN", "already used (X rotates it on every refresh", "Seed a new one: twauth login where a browser can open, then twauth refresh --json | jq -r .refresh_token"} {
+	for _, s := range []string{"--refresh-token or TWAUTH_REFRESH_TOKEN", "already used (X rotates it on every refresh", "Seed a new one: twauth login where a browser can open, then twauth refresh --json | jq -jr .refresh_token"} {
 		if !strings.Contains(r.stderr, s) {
 			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
 		}

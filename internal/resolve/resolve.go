@@ -20,8 +20,8 @@ import (
 // "--client-id", "TWAUTH_CLIENT_ID", "Config.toml key clientId", "default".
 // An unset Setting has an empty From.
 type Setting struct {
-	Value string `json:"value,omitempty"`
-	From  string `json:"from,omitempty"`
+	Value string `json:"value"`
+	From  string `json:"from"`
 }
 
 // Set reports whether s was given.
