@@ -339,7 +339,7 @@ func (t *Target) resolveConfig(in Input) error {
 			}
 		}
 	}
-	return t.setConfig(in, local, "Config.toml in the working directory (created on first write)", nil, false)
+	return t.setConfig(in, local, "Config.toml in the working directory, created on first write", nil, false)
 }
 
 // guessEntry is the store entry a command on an existing login most likely
@@ -376,7 +376,7 @@ func (t *Target) readConfig(in Input, path, why string) error {
 		return err
 	}
 	if !exists {
-		why += " (created on first write)"
+		why += ", created on first write"
 	}
 	return t.setConfig(in, path, why, cfg, exists)
 }
@@ -493,7 +493,7 @@ func (t *Target) resolveKeys(in Input) {
 	case rec != nil && rec.RefreshTokenKey != "":
 		t.RefreshTokenKey = Setting{Value: rec.RefreshTokenKey, From: recorded}
 	default:
-		t.RefreshTokenKey = Setting{From: "default (the refresh token stays in the store)"}
+		t.RefreshTokenKey = Setting{From: "default: the refresh token stays in the store"}
 	}
 }
 

@@ -66,7 +66,7 @@ func TestResolve(t *testing.T) {
 		{name: "config 2: BAL_CONFIG_FILES, first non-empty entry", in: Input{Flags: Flags{ClientID: flag("a")}},
 			files: files{local: {}}, env: map[string]string{"BAL_CONFIG_FILES": ":/etc/b.toml:c.toml"},
 			check: func(t *testing.T, tg *Target) {
-				want(t, tg.ConfigPath, "/etc/b.toml", tg.ConfigWhy, "the first file of BAL_CONFIG_FILES (created on first write)")
+				want(t, tg.ConfigPath, "/etc/b.toml", tg.ConfigWhy, "the first file of BAL_CONFIG_FILES, created on first write")
 			}},
 		{name: "config 3: ./Config.toml when it exists", in: Input{Use: ExistingLogin, Store: storeOf(entry("a", "", "", other))},
 			files: files{local: {}, other: {}},
@@ -89,7 +89,7 @@ func TestResolve(t *testing.T) {
 			check: func(t *testing.T, tg *Target) { want(t, tg.ConfigPath, local) }},
 		{name: "config 5: ./Config.toml, created on first write", in: Input{Flags: Flags{ClientID: flag("a")}},
 			check: func(t *testing.T, tg *Target) {
-				want(t, tg.ConfigPath, local, tg.ConfigWhy, "Config.toml in the working directory (created on first write)")
+				want(t, tg.ConfigPath, local, tg.ConfigWhy, "Config.toml in the working directory, created on first write")
 				if tg.ConfigExists {
 					t.Error("exists")
 				}
@@ -201,7 +201,7 @@ func TestResolve(t *testing.T) {
 			check: func(t *testing.T, tg *Target) { want(t, tg.TokenKey.Value, "token", tg.TokenKey.From, "default") }},
 		{name: "keys 3: defaults", in: Input{Flags: Flags{ClientID: flag("a")}},
 			check: func(t *testing.T, tg *Target) {
-				want(t, tg.TokenKey.Value, "token", tg.RefreshTokenKey.Value, "", tg.RefreshTokenKey.From, "default (the refresh token stays in the store)")
+				want(t, tg.TokenKey.Value, "token", tg.RefreshTokenKey.Value, "", tg.RefreshTokenKey.From, "default: the refresh token stays in the store")
 			}},
 	}
 	for _, tt := range tests {
