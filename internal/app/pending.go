@@ -75,25 +75,22 @@ func (e *TokenURLMismatchError) Error() string {
 	return "the pending login was started for the token endpoint " + e.Pending + ", not " + e.InForce + " (the one in force): the code is not sent there"
 }
 
-// Exchange finishes the pending login p names with the pasted code, and
-// saves the tokens exactly as Login does. The Runner's target is the
-// pending login's app; everything that would keep the tokens from being
-// saved was checked before the pending login is taken and the code spent.
-func (a *Runner) Exchange(ctx context.Context, p Pasted, pendingClientID string) (*LoggedIn, error) {
+// Exchange finishes the pending login pend (found, not yet taken, by the
+// caller: it names the Runner's app) with the pasted code, and saves the
+// tokens exactly as Login does. Everything that would keep the tokens from
+// being saved is checked before the pending login is taken and the code
+// spent.
+func (a *Runner) Exchange(ctx context.Context, p Pasted, pend *store.Pending, pendingClientID string) (*LoggedIn, error) {
 	if err := a.checkWrite(); err != nil {
 		return nil, err
 	}
 	if _, err := a.st.Load(); err != nil {
 		return nil, err
 	}
-	pend, err := a.st.PeekPending(p.State, pendingClientID, a.now())
-	if err != nil {
-		return nil, err
-	}
 	if pend.TokenURL != "" && strings.TrimRight(pend.TokenURL, "/") != strings.TrimRight(a.tokenURL(), "/") {
 		return nil, &TokenURLMismatchError{Pending: pend.TokenURL, InForce: a.tokenURL()}
 	}
-	pend, err = a.st.TakePending(ctx, p.State, pendingClientID, a.now())
+	pend, err := a.st.TakePending(ctx, p.State, pendingClientID, a.now())
 	if err != nil {
 		return nil, err
 	}

@@ -1,13 +1,9 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/twauth/twauth/internal/oauth"
 	"github.com/twauth/twauth/internal/resolve"
 )
-
-var sprintf = fmt.Sprintf
 
 // checkEndpoints refuses endpoints that would send credentials in
 // cleartext to a host other than loopback (RFC 6749 sections 3.1, 3.2).

@@ -67,7 +67,7 @@ func exchangeRun(ctx context.Context, o *ExchangeOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := r.Exchange(ctx, p, filter)
+	res, err := r.Exchange(ctx, p, pend, filter)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -74,7 +75,7 @@ func refreshRun(ctx context.Context, o *RefreshOptions) error {
 	if f.Global.JSON {
 		return printJSON(f.Stdout, tokenJSON(e, true))
 	}
-	where := sprintf("%s, key %s", t.ConfigPath, t.TokenKey.Value)
+	where := fmt.Sprintf("%s, key %s", t.ConfigPath, t.TokenKey.Value)
 	if e.Config != nil && e.Config.RefreshTokenKey != "" {
 		where += " (refresh token: key " + e.Config.RefreshTokenKey + ")"
 	}

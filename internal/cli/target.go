@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -173,7 +174,7 @@ func (f *Factory) warnf(format string, args ...any) {
 }
 
 func (f *Factory) say(format string, args ...any) {
-	_, _ = f.Stderr.Write([]byte(sprintf(format, args...) + "\n"))
+	_, _ = f.Stderr.Write([]byte(fmt.Sprintf(format, args...) + "\n"))
 }
 
 func (f *Factory) dir() (string, error) {
